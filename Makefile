@@ -1,0 +1,24 @@
+# Every target creates .venv on first use and installs the project with the pinned versions.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: sweep test bench pong clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[reference,test]'
+	touch $(STAMP)
+
+## make sweep: 16-seed CartPole DQN sweep on CPU (a few minutes), per-seed summary + aggregate steps/s
+sweep: $(STAMP)
+	$(BIN)/jaxrl train --preset cartpole --num-seeds 16
+
+## make test: unit, learning and parity tests
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis
