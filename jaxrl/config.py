@@ -1,0 +1,233 @@
+"""Hyperparameters: one frozen dataclass, presets as data, validation before tracing.
+
+This module is plain Python (no JAX import) so that `torch_reference` may read the same config.
+
+Units: an *env step* is one agent step in one environment (one call of `env.step` for one env, one
+transition in the buffer). With `num_envs` parallel envs, one vectorized step is `num_envs` env steps.
+For Atari, one env step is 4 emulator frames (frame skip); the course's `frames_total` counts env steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+LOSSES = ("huber", "mse")
+OPTIMIZERS = ("adam", "rmsprop")
+EPSILON_SCHEDULES = ("exponential", "linear")
+NETWORKS = ("auto", "mlp", "cnn")
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN hyperparameters, named as in the course. Nothing derived is stored; see the properties."""
+
+    env_id: str = "CartPole-v1"
+    """Environment id: a gymnax id (e.g. `CartPole-v1`) or an envpool Atari id (e.g. `Pong-v5`)."""
+    seed: int = 0
+    """Root seed; seed `i` of a sweep uses `jax.random.split(PRNGKey(seed), num_seeds)[i]`."""
+    num_seeds: int = 1
+    """Independent agents trained at once (one vmapped program)."""
+    num_envs: int = 1
+    """Parallel environments per agent. Each vectorized step adds `num_envs` transitions."""
+    total_steps: int = 100_000
+    """Env steps per agent (summed over its `num_envs` envs)."""
+    learning_starts: int = 1_000
+    """Env steps collected before the first gradient update."""
+    train_frequency: int = 1
+    """One gradient update every `train_frequency` env steps (with num_envs=8, train_frequency=2 means 4
+    updates per vectorized step). Must divide num_envs or be a multiple of it."""
+
+    learning_rate: float = 1e-3
+    """Optimizer step size."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1]."""
+    buffer_size: int = 50_000
+    """Replay capacity in transitions (per agent)."""
+    batch_size: int = 64
+    """Transitions per gradient update."""
+    target_update_frequency: int = 500
+    """Hard copy online -> target every this many env steps (the course's C)."""
+
+    double_dqn: bool = True
+    """Double DQN: the online net picks a' at s', the target net evaluates it."""
+    dueling: bool = False
+    """Dueling head Q = V + A - mean(A)."""
+    network: str = "auto"
+    """Torso: `mlp`, `cnn` (Nature CNN), or `auto` (cnn for image observations, else mlp)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the MLP torso (ignored by the CNN)."""
+    normalize_image: bool = True
+    """Divide uint8 pixels by 255 inside the network (frames are stored as uint8)."""
+
+    egreedy: float = 0.9
+    """Initial epsilon (the course's `egreedy`)."""
+    egreedy_final: float = 0.01
+    """Final epsilon."""
+    egreedy_decay: float = 500.0
+    """Epsilon decay in env steps: the time constant of the exponential schedule, or the length of the
+    linear one."""
+    epsilon_schedule: str = "exponential"
+    """`exponential`: eps = final + (start - final) * exp(-steps / decay); `linear`: straight line to
+    final over `egreedy_decay` steps, then constant."""
+
+    clip_error: bool = True
+    """Clamp every gradient element to [-1, 1] before the optimizer (the course's error clipping)."""
+    loss: str = "huber"
+    """`huber` (SmoothL1, delta=1) or `mse`."""
+    optimizer: str = "adam"
+    """`adam` or `rmsprop` (both with PyTorch's semantics)."""
+
+    # ----- derived values (never stored) -----
+    @property
+    def steps_per_iteration(self) -> int:
+        """Env steps per vectorized env step."""
+        return self.num_envs
+
+    @property
+    def iterations_per_update_block(self) -> int:
+        """Vectorized env steps between two rounds of updates."""
+        return max(1, self.train_frequency // self.num_envs)
+
+    @property
+    def updates_per_block(self) -> int:
+        """Gradient updates after each block of vectorized env steps."""
+        return max(1, self.num_envs // self.train_frequency)
+
+    @property
+    def steps_per_block(self) -> int:
+        """Env steps in one (act, ..., act, update, ...) block."""
+        return self.num_envs * self.iterations_per_update_block
+
+    @property
+    def num_blocks(self) -> int:
+        """Blocks after `learning_starts`."""
+        return (self.total_steps - self.learning_starts) // self.steps_per_block
+
+    @property
+    def num_updates(self) -> int:
+        """Gradient updates per agent over the whole run."""
+        return self.num_blocks * self.updates_per_block
+
+    def replace(self, **changes) -> "DQNConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DQNConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown DQNConfig field(s): {', '.join(unknown)}")
+        d = dict(d)
+        if "hidden_sizes" in d:
+            d["hidden_sizes"] = tuple(d["hidden_sizes"])
+        return cls(**d)
+
+    def validate(self) -> "DQNConfig":
+        """Raise `ValueError` naming the first offending field and its accepted range; return self."""
+        _check_type(self)
+        _positive_int(self, "num_seeds", "num_envs", "total_steps", "train_frequency", "buffer_size",
+                      "batch_size", "target_update_frequency")
+        if self.learning_starts < 0:
+            _fail("learning_starts", self.learning_starts, "an integer >= 0")
+        if not self.learning_starts < self.total_steps:
+            _fail("learning_starts", self.learning_starts, f"< total_steps ({self.total_steps})")
+        if self.batch_size > self.buffer_size:
+            _fail("batch_size", self.batch_size, f"<= buffer_size ({self.buffer_size})")
+        if self.num_envs > self.buffer_size:
+            _fail("num_envs", self.num_envs, f"<= buffer_size ({self.buffer_size})")
+        if not (self.train_frequency % self.num_envs == 0 or self.num_envs % self.train_frequency == 0):
+            _fail("train_frequency", self.train_frequency,
+                  f"a divisor or a multiple of num_envs ({self.num_envs})")
+        for name in ("total_steps", "learning_starts"):
+            if getattr(self, name) % self.steps_per_block:
+                _fail(name, getattr(self, name),
+                      f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
+        if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
+            _fail("learning_rate", self.learning_rate, "a finite float > 0")
+        if not 0.0 <= self.gamma <= 1.0:
+            _fail("gamma", self.gamma, "[0, 1]")
+        if not 0.0 <= self.egreedy <= 1.0:
+            _fail("egreedy", self.egreedy, "[0, 1]")
+        if not 0.0 <= self.egreedy_final <= 1.0:
+            _fail("egreedy_final", self.egreedy_final, "[0, 1]")
+        if self.egreedy_final > self.egreedy:
+            _fail("egreedy_final", self.egreedy_final, f"<= egreedy ({self.egreedy})")
+        if not self.egreedy_decay > 0 or not math.isfinite(self.egreedy_decay):
+            _fail("egreedy_decay", self.egreedy_decay, "a finite float > 0 (env steps)")
+        _choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
+        _choice(self, "loss", LOSSES)
+        _choice(self, "optimizer", OPTIMIZERS)
+        _choice(self, "network", NETWORKS)
+        if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
+            _fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
+        if not self.env_id or not isinstance(self.env_id, str):
+            _fail("env_id", self.env_id, "a non-empty environment id")
+        return self
+
+
+def _fail(name, value, accepted):
+    raise ValueError(f"DQNConfig.{name}={value!r} is invalid: expected {accepted}")
+
+
+def _check_type(cfg):
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        expected = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(str(f.type))
+        if expected is None:
+            continue
+        if isinstance(value, bool) and expected is not bool:
+            _fail(f.name, value, f"a {f.type}, not a bool")
+        if not isinstance(value, expected):
+            _fail(f.name, value, f"a {f.type}")
+
+
+def _positive_int(cfg, *names):
+    for name in names:
+        if getattr(cfg, name) <= 0:
+            _fail(name, getattr(cfg, name), "an integer > 0")
+
+
+def _choice(cfg, name, choices):
+    if getattr(cfg, name) not in choices:
+        _fail(name, getattr(cfg, name), "one of " + ", ".join(repr(c) for c in choices))
+
+
+PRESETS: dict[str, DQNConfig] = {
+    # Solves CartPole-v1 (return 500) within 100k env steps in most seeds on CPU in well under a minute.
+    "cartpole": DQNConfig(),
+    # The course's Pong setting (lr 1e-4, gamma 0.99, replay 100k, batch 32, C=5000, double DQN,
+    # eps 0.9 -> 0.01 with exponential decay 10000, error clipping, Huber, Adam).
+    "pong": DQNConfig(
+        env_id="Pong-v5",
+        total_steps=2_000_000,
+        learning_starts=10_000,
+        train_frequency=1,
+        learning_rate=1e-4,
+        gamma=0.99,
+        buffer_size=100_000,
+        batch_size=32,
+        target_update_frequency=5_000,
+        double_dqn=True,
+        dueling=False,
+        network="cnn",
+        egreedy=0.9,
+        egreedy_final=0.01,
+        egreedy_decay=10_000.0,
+        epsilon_schedule="exponential",
+        clip_error=True,
+        loss="huber",
+        optimizer="adam",
+    ),
+}
+
+
+def get_preset(name: str) -> DQNConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(sorted(PRESETS))}") from None

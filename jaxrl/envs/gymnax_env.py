@@ -1,0 +1,57 @@
+"""A batch of `num_envs` gymnax environments as pure functions (auto-reset, true final observations)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnax
+import jax
+import jax.numpy as jnp
+
+
+class StepResult(NamedTuple):
+    """`obs`: the next observation to act on (already reset where an episode ended), `[E, *obs]`;
+    `final_obs`: the true s_t of the transition (before any reset), `[E, *obs]`;
+    `reward, terminated, truncated`: `[E]`."""
+
+    obs: jnp.ndarray
+    env_state: Any
+    reward: jnp.ndarray
+    terminated: jnp.ndarray
+    truncated: jnp.ndarray
+    final_obs: jnp.ndarray
+
+
+class VectorEnv:
+    """Pure vectorized wrapper: `reset(key) -> (obs [E, ...], state)`, `step(key, state, a [E]) -> StepResult`."""
+
+    def __init__(self, env_id: str, num_envs: int):
+        self.env_id = env_id
+        self.num_envs = num_envs
+        self.env, self.params = gymnax.make(env_id)
+        self.num_actions = int(self.env.num_actions)
+        space = self.env.observation_space(self.params)
+        self.obs_shape = tuple(space.shape)
+        self.obs_dtype = jnp.dtype(space.dtype)
+
+    def reset(self, key):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, self.params)
+
+    def step(self, key, state, actions) -> StepResult:
+        keys = jax.random.split(key, self.num_envs)
+        obs, state, reward, terminated, truncated, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
+            keys, state, actions, self.params)
+        return StepResult(obs, state, reward.astype(jnp.float32), terminated.astype(bool),
+                          truncated.astype(bool), info["final_observation"])
+
+
+def is_gymnax_env(env_id: str) -> bool:
+    return env_id in gymnax.registered_envs
+
+
+def make_vector_env(env_id: str, num_envs: int) -> VectorEnv:
+    if not is_gymnax_env(env_id):
+        raise ValueError(f"DQNConfig.env_id={env_id!r} is not a gymnax environment; "
+                         f"known ids include {', '.join(sorted(gymnax.registered_envs)[:8])}, ...")
+    return VectorEnv(env_id, num_envs)

@@ -1,0 +1,40 @@
+"""Epsilon schedules and epsilon-greedy action selection."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.config import DQNConfig
+
+
+def exponential_epsilon(steps, start: float, final: float, decay: float):
+    """The course's schedule: `eps = final + (start - final) * exp(-steps / decay)`; `steps` in env steps."""
+    return final + (start - final) * jnp.exp(-jnp.asarray(steps, jnp.float32) / decay)
+
+
+def linear_epsilon(steps, start: float, final: float, decay: float):
+    """Straight line from `start` (steps=0) to `final` (steps=decay), then constant."""
+    frac = jnp.clip(jnp.asarray(steps, jnp.float32) / decay, 0.0, 1.0)
+    return start + frac * (final - start)
+
+
+def make_epsilon_schedule(config: DQNConfig) -> Callable:
+    """`steps -> eps` for the config's schedule."""
+    fn = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+    return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
+
+
+def epsilon_greedy(key, q_values, epsilon):
+    """Per row: a uniformly random action with probability `epsilon`, else `argmax q`.
+
+    `q_values: [B, A]`, `epsilon: []` -> actions `[B]` int32.
+    """
+    explore_key, action_key = jax.random.split(key)
+    batch, num_actions = q_values.shape
+    greedy = jnp.argmax(q_values, axis=-1).astype(jnp.int32)
+    random_actions = jax.random.randint(action_key, (batch,), 0, num_actions, dtype=jnp.int32)
+    explore = jax.random.uniform(explore_key, (batch,)) < epsilon
+    return jnp.where(explore, random_actions, greedy)

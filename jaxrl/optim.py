@@ -1,0 +1,31 @@
+"""Optimizers with PyTorch's semantics, and the course's error clipping as an optax transformation."""
+
+from __future__ import annotations
+
+import optax
+
+from jaxrl.config import DQNConfig
+
+# torch.optim.RMSprop defaults: alpha (smoothing) 0.99, eps 1e-8 added *outside* the square root.
+RMSPROP_DECAY = 0.99
+RMSPROP_EPS = 1e-8
+# torch.optim.Adam defaults (the same as optax's): betas (0.9, 0.999), eps 1e-8 outside the root.
+ADAM_EPS = 1e-8
+
+
+def clamp_gradients(limit: float = 1.0) -> optax.GradientTransformation:
+    """Clamp every gradient element to [-limit, limit]: the course's `param.grad.data.clamp_(-1, 1)`."""
+    if not limit > 0:
+        raise ValueError(f"clamp_gradients limit={limit!r}: expected > 0")
+    return optax.clip(limit)
+
+
+def make_optimizer(config: DQNConfig) -> optax.GradientTransformation:
+    """`[clamp ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`."""
+    if config.optimizer == "adam":
+        opt = optax.adam(config.learning_rate, eps=ADAM_EPS)
+    elif config.optimizer == "rmsprop":
+        opt = optax.rmsprop(config.learning_rate, decay=RMSPROP_DECAY, eps=RMSPROP_EPS, eps_in_sqrt=False)
+    else:
+        raise ValueError(f"DQNConfig.optimizer={config.optimizer!r} is invalid: expected 'adam' or 'rmsprop'")
+    return optax.chain(clamp_gradients(1.0), opt) if config.clip_error else opt

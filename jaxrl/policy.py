@@ -1,0 +1,43 @@
+"""Load a trained agent from a run directory as a plain greedy policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.config import DQNConfig
+from jaxrl.networks import make_network
+from jaxrl.rundir import PARAMS_FILE, read_config
+
+
+def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
+    """`act(obs) -> int`: the greedy action of seed `seed_index`'s final Q-network.
+
+    `obs` is one observation shaped like the env's (no batch axis), e.g. `[4]` for CartPole.
+    """
+    meta = read_config(run_dir)
+    config = DQNConfig.from_dict(meta["config"])
+    env = meta["env"]
+    obs_shape, obs_dtype = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"])
+    if not 0 <= seed_index < config.num_seeds:
+        raise ValueError(f"seed_index={seed_index} out of range: the run has {config.num_seeds} seed(s)")
+    network = make_network(config, env["num_actions"], obs_shape)
+    template = network.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), obs_dtype))
+    stacked_template = jax.tree_util.tree_map(lambda x: np.zeros((config.num_seeds, *x.shape), x.dtype), template)
+    from flax import serialization
+    path = Path(run_dir) / PARAMS_FILE
+    stacked = serialization.from_bytes(stacked_template, path.read_bytes())
+    params = jax.tree_util.tree_map(lambda x: jnp.asarray(x[seed_index]), stacked)
+    q_fn = jax.jit(lambda p, o: network.apply(p, o[None])[0])
+
+    def act(obs: np.ndarray) -> int:
+        obs = np.asarray(obs, dtype=obs_dtype)
+        if obs.shape != obs_shape:
+            raise ValueError(f"act: observation shape {obs.shape} != the run's {obs_shape}")
+        return int(jnp.argmax(q_fn(params, obs)))
+
+    return act

@@ -1,0 +1,139 @@
+"""The run directory: what a training run leaves on disk, and how to read it back.
+
+    DIR/config.json          the exact DQNConfig + env shapes + versions (enough to rebuild the network)
+    DIR/metrics.csv          one row per finished episode: seed, step, return, length
+    DIR/summary.json         per-seed final mean return, aggregate_steps_per_second, compile_seconds, ...
+    DIR/params.msgpack       final online params of every seed, stacked on a leading [num_seeds] axis
+    DIR/tb/                  TensorBoard events (per-seed episode return, mean loss)
+    DIR/learning_curves.png  mean +- std over seeds of the rolling episode return
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+PARAMS_FILE = "params.msgpack"
+CURVES_FILE = "learning_curves.png"
+TB_DIR = "tb"
+
+
+def default_run_dir(preset: str) -> Path:
+    return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def versions() -> dict:
+    import flax
+    import jax
+    import optax
+
+    from jaxrl import __version__
+    return {"jaxrl": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+            "python": platform.python_version()}
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str | None = None,
+                  window: int = 10) -> Path:
+    """Write every artifact of a finished sweep into `out_dir` (created if missing)."""
+    from flax import serialization
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / CONFIG_FILE, {"preset": preset, "config": result.config.to_dict(), "env": env_info,
+                                    "versions": versions()})
+    ep = result.episodes
+    with open(out / METRICS_FILE, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["seed", "step", "return", "length"])
+        w.writerows(zip(ep["seed"].tolist(), ep["step"].tolist(), ep["return"].tolist(), ep["length"].tolist()))
+    _write_json(out / SUMMARY_FILE, summary)
+    (out / PARAMS_FILE).write_bytes(serialization.to_bytes(result.params))
+    write_tensorboard(out / TB_DIR, result)
+    plot_learning_curves(out / CURVES_FILE, ep, result.config.num_seeds, result.config.total_steps, window,
+                         title=f"{result.config.env_id}: DQN, {result.config.num_seeds} seeds")
+    return out
+
+
+def write_tensorboard(path: Path, result) -> None:
+    from tensorboardX import SummaryWriter
+
+    ep = result.episodes
+    with SummaryWriter(str(path)) as writer:
+        for s, step, ret, length in zip(ep["seed"], ep["step"], ep["return"], ep["length"]):
+            writer.add_scalar(f"seed_{s}/episode_return", float(ret), int(step))
+            writer.add_scalar(f"seed_{s}/episode_length", float(length), int(step))
+        losses = result.losses.mean(axis=0)
+        stride = max(1, len(losses) // 1000)
+        steps_per_update = result.config.steps_per_block / result.config.updates_per_block
+        for i in range(0, len(losses), stride):
+            step = int(result.config.learning_starts + (i + 1) * steps_per_update)
+            writer.add_scalar("mean_over_seeds/loss", float(losses[i:i + stride].mean()), step)
+
+
+def curves_on_grid(episodes: dict, num_seeds: int, total_steps: int, window: int, points: int = 200):
+    """Per-seed rolling mean return (last `window` episodes) sampled on a common step grid: `[S, points]`
+    (NaN before a seed's first `window` episodes)."""
+    grid = np.linspace(0, total_steps, points)
+    curves = np.full((num_seeds, points), np.nan)
+    for s in range(num_seeds):
+        mask = episodes["seed"] == s
+        ret, step = episodes["return"][mask], episodes["step"][mask]
+        if len(ret) < window:
+            continue
+        c = np.cumsum(np.concatenate([[0.0], ret]))
+        rolling = (c[window:] - c[:-window]) / window
+        ends = step[window - 1:]
+        idx = np.searchsorted(ends, grid, side="right") - 1
+        curves[s] = np.where(idx >= 0, rolling[np.maximum(idx, 0)], np.nan)
+    return grid, curves
+
+
+def plot_learning_curves(path: Path, episodes: dict, num_seeds: int, total_steps: int, window: int,
+                         title: str = "") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid, curves = curves_on_grid(episodes, num_seeds, total_steps, window)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for c in curves[:16]:
+        ax.plot(grid, c, color="tab:blue", alpha=0.15, lw=0.8)
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+            lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+    ax.fill_between(grid, lo, hi, color="tab:blue", alpha=0.08, label="min..max")
+    ax.fill_between(grid, mean - std, mean + std, color="tab:blue", alpha=0.25, label="mean ± std")
+    ax.plot(grid, mean, color="tab:blue", lw=2, label=f"mean over {num_seeds} seeds")
+    ax.set_xlabel("env steps per seed")
+    ax.set_ylabel(f"episode return (rolling mean of {window})")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def read_config(run_dir) -> dict:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a jaxrl run directory (no {CONFIG_FILE})")
+    return json.loads(path.read_text())

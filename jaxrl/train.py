@@ -1,0 +1,193 @@
+"""The DQN training skeleton for gymnax envs: `make_train(config) -> train(key) -> (final_state, metrics)`.
+
+Everything (env steps, epsilon-greedy acting, buffer adds, updates, target copies) runs inside one
+`lax.scan`, so `jax.jit(jax.vmap(train))(jax.random.split(key, num_seeds))` trains a whole seed sweep as one
+program. Variants (double, dueling, loss, optimizer) enter only through `loss_fn`, the network and the
+optimizer; there is one skeleton.
+
+Schedule (all counts in env steps, see `DQNConfig`):
+  1. warm-up: `learning_starts / num_envs` vectorized steps, no updates;
+  2. `num_blocks` blocks, each `iterations_per_update_block` vectorized steps then `updates_per_block`
+     gradient updates; the target network is copied whenever the env-step counter crosses a multiple of
+     `target_update_frequency`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxrl.config import DQNConfig
+from jaxrl.envs import make_vector_env
+from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
+from jaxrl.losses import dqn_targets, td_loss
+from jaxrl.networks import make_network
+from jaxrl.optim import make_optimizer
+from jaxrl.replay import make_buffer
+
+
+class Transition(NamedTuple):
+    """One stored transition (leading axes added by the buffer / batch)."""
+
+    obs: jnp.ndarray  # s_{t-1}
+    action: jnp.ndarray  # a_{t-1}, int32
+    reward: jnp.ndarray  # r_t, float32
+    next_obs: jnp.ndarray  # s_t, the true last observation when the episode ended
+    terminated: jnp.ndarray  # bool: s_t is terminal (truncation is not)
+
+
+@struct.dataclass
+class TrainState:
+    """Everything one agent's training threads through the scan."""
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    buffer_state: Any
+    env_state: Any
+    obs: jnp.ndarray  # [E, *obs_shape]
+    episode_return: jnp.ndarray  # [E] running return of the current episodes
+    episode_length: jnp.ndarray  # [E]
+    key: jax.Array
+    env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
+    num_updates: jnp.ndarray  # int32
+
+
+class Agent(NamedTuple):
+    """The pure pieces `make_train` assembles; exposed for tests, the parity suite and the Pong loops."""
+
+    network: Any
+    optimizer: optax.GradientTransformation
+    loss_fn: Callable  # (params, target_params, batch) -> (loss, aux)
+    update: Callable  # (params, target_params, opt_state, batch) -> (params, opt_state, loss, aux)
+
+
+def target_update_due(env_steps, steps_since_last_check, period):
+    """True when the env-step counter crossed a multiple of `period` during the last
+    `steps_since_last_check` env steps (the hard target copy is due)."""
+    return env_steps // period > (env_steps - steps_since_last_check) // period
+
+
+def make_agent(config: DQNConfig, num_actions: int, obs_shape) -> Agent:
+    """Network, optimizer and the jittable DQN update for a config (env-independent)."""
+    network = make_network(config, num_actions, obs_shape)
+    optimizer = make_optimizer(config)
+
+    def loss_fn(params, target_params, batch: Transition):
+        batch_size = batch.obs.shape[0]
+        if config.double_dqn:
+            # One online pass over [s_{t-1}; s_t]; targets stop the gradient through the s_t half.
+            q_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
+            q_tm1, q_t_online = q_both[:batch_size], q_both[batch_size:]
+        else:
+            q_tm1, q_t_online = network.apply(params, batch.obs), None
+        q_t_target = network.apply(target_params, batch.next_obs)
+        discount_t = config.gamma * (1.0 - batch.terminated.astype(jnp.float32))
+        targets = dqn_targets(batch.reward, discount_t, q_t_target, q_t_online, double=config.double_dqn)
+        loss = td_loss(q_tm1, batch.action, targets, kind=config.loss)
+        return loss, {"q_mean": jnp.mean(q_tm1)}
+
+    def update(params, target_params, opt_state, batch: Transition):
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, aux
+
+    return Agent(network, optimizer, loss_fn, update)
+
+
+def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
+               num_progress_reports: int = 100):
+    """Return `train(key) -> (final TrainState, metrics)` for a gymnax env.
+
+    `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
+      episode_return, episode_length: `[T, E]` the running episode statistics at each step;
+      episode_done: `[T, E]` bool, true where an episode ended (its return/length are the values above);
+      loss, q_mean: `[num_blocks, updates_per_block]`.
+
+    `progress_callback(env_steps)` is called from inside the program about `num_progress_reports` times
+    (under `vmap` once per seed, in any order: treat it as "at least this far").
+    """
+    config.validate()
+    env = make_vector_env(config.env_id, config.num_envs)
+    agent = make_agent(config, env.num_actions, env.obs_shape)
+    network = agent.network
+    example = Transition(obs=jnp.zeros(env.obs_shape, env.obs_dtype), action=jnp.int32(0),
+                         reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
+                         terminated=jnp.bool_(False))
+    buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
+    epsilon_fn = make_epsilon_schedule(config)
+    num_envs = config.num_envs
+    warmup_iterations = config.learning_starts // num_envs
+    block_steps = config.steps_per_block
+    blocks_per_chunk = max(1, config.num_blocks // max(1, num_progress_reports))
+    num_chunks, remainder_blocks = divmod(config.num_blocks, blocks_per_chunk)
+
+    def init(key) -> TrainState:
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, env_state = env.reset(env_key)
+        params = network.init(net_key, obs)
+        return TrainState(
+            params=params, target_params=params, opt_state=agent.optimizer.init(params),
+            buffer_state=buffer.init(), env_state=env_state, obs=obs,
+            episode_return=jnp.zeros(num_envs, jnp.float32), episode_length=jnp.zeros(num_envs, jnp.int32),
+            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0))
+
+    def env_step(state: TrainState, _):
+        key, act_key, step_key = jax.random.split(state.key, 3)
+        q_values = network.apply(state.params, state.obs)
+        actions = epsilon_greedy(act_key, q_values, epsilon_fn(state.env_steps))
+        out = env.step(step_key, state.env_state, actions)
+        transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated)
+        episode_return = state.episode_return + out.reward
+        episode_length = state.episode_length + 1
+        done = out.terminated | out.truncated
+        metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
+        state = state.replace(
+            buffer_state=buffer.add(state.buffer_state, transition), env_state=out.env_state, obs=out.obs,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            episode_length=jnp.where(done, 0, episode_length),
+            key=key, env_steps=state.env_steps + num_envs)
+        return state, metrics
+
+    def update_step(state: TrainState, _):
+        key, sample_key = jax.random.split(state.key)
+        batch = buffer.sample(state.buffer_state, sample_key)
+        params, opt_state, loss, aux = agent.update(state.params, state.target_params, state.opt_state, batch)
+        state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1)
+        return state, {"loss": loss, **aux}
+
+    def block(state: TrainState, _):
+        state, env_metrics = jax.lax.scan(env_step, state, None, length=config.iterations_per_update_block)
+        state, update_metrics = jax.lax.scan(update_step, state, None, length=config.updates_per_block)
+        copy = target_update_due(state.env_steps, block_steps, config.target_update_frequency)
+        target_params = jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t),
+                                               state.target_params, state.params)
+        return state.replace(target_params=target_params), (env_metrics, update_metrics)
+
+    def chunk(state: TrainState, _):
+        state, out = jax.lax.scan(block, state, None, length=blocks_per_chunk)
+        if progress_callback is not None:
+            jax.debug.callback(progress_callback, state.env_steps)
+        return state, out
+
+    def train(key):
+        state = init(key)
+        state, warm_env = jax.lax.scan(env_step, state, None, length=warmup_iterations)
+        state, (chunk_env, chunk_upd) = jax.lax.scan(chunk, state, None, length=num_chunks)
+        state, (rest_env, rest_upd) = jax.lax.scan(block, state, None, length=remainder_blocks)
+
+        def flat_env(x_warm, x_chunk, x_rest):
+            return jnp.concatenate([x_warm, x_chunk.reshape((-1, num_envs)), x_rest.reshape((-1, num_envs))])
+
+        def flat_upd(x_chunk, x_rest):
+            return jnp.concatenate([x_chunk.reshape((-1, config.updates_per_block)), x_rest])
+
+        metrics = jax.tree_util.tree_map(flat_env, warm_env, chunk_env, rest_env)
+        metrics.update(jax.tree_util.tree_map(flat_upd, chunk_upd, rest_upd))
+        return state, metrics
+
+    return train

@@ -1,0 +1,141 @@
+"""Hand-computed expectations for targets, losses, the dueling head and the gradient clamp."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrl.config import DQNConfig
+from jaxrl.losses import dqn_targets, huber, td_loss
+from jaxrl.networks import dueling_aggregate, make_network
+from jaxrl.optim import clamp_gradients, make_optimizer
+
+F32 = np.float32
+
+
+def test_dqn_targets_vanilla():
+    r = jnp.array([1.0, 0.0], F32)
+    discount = jnp.array([0.9, 0.5], F32)
+    q_t_target = jnp.array([[1.0, 3.0], [-2.0, -4.0]], F32)
+    # 1 + 0.9 * 3 = 3.7 ; 0 + 0.5 * -2 = -1
+    np.testing.assert_allclose(dqn_targets(r, discount, q_t_target), [3.7, -1.0], rtol=1e-6)
+
+
+def test_dqn_targets_double_uses_online_argmax():
+    r = jnp.array([1.0, 0.0], F32)
+    discount = jnp.array([0.9, 0.5], F32)
+    q_t_target = jnp.array([[1.0, 3.0], [-2.0, -4.0]], F32)
+    q_t_online = jnp.array([[5.0, 0.0], [0.0, 1.0]], F32)  # online picks a=0, then a=1
+    # 1 + 0.9 * q_target[0,0]=1 -> 1.9 ; 0 + 0.5 * q_target[1,1]=-4 -> -2
+    got = dqn_targets(r, discount, q_t_target, q_t_online, double=True)
+    np.testing.assert_allclose(got, [1.9, -2.0], rtol=1e-6)
+    assert not np.allclose(got, dqn_targets(r, discount, q_t_target))
+
+
+def test_dqn_targets_terminal_and_truncation():
+    gamma = 0.99
+    terminated = jnp.array([1.0, 0.0], F32)  # second is a truncated (not terminal) step
+    discount = gamma * (1.0 - terminated)
+    q_t = jnp.array([[10.0, 2.0], [10.0, 2.0]], F32)
+    np.testing.assert_allclose(dqn_targets(jnp.array([1.0, 1.0], F32), discount, q_t), [1.0, 10.9], rtol=1e-6)
+
+
+def test_dqn_targets_double_needs_online():
+    with pytest.raises(ValueError, match="q_t_online"):
+        dqn_targets(jnp.zeros(2), jnp.zeros(2), jnp.zeros((2, 3)), double=True)
+
+
+def test_dqn_targets_stop_gradient():
+    g = jax.grad(lambda q: dqn_targets(jnp.ones(1), jnp.ones(1), q).sum())(jnp.ones((1, 2)))
+    np.testing.assert_array_equal(g, 0.0)
+
+
+def test_td_loss_huber_and_mse():
+    q_tm1 = jnp.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]], F32)
+    a_tm1 = jnp.array([1, 0, 1], jnp.int32)
+    targets = jnp.array([2.5, 0.0, 0.0], F32)
+    # errors: 0.5, -3, 0 ; huber: 0.125, 2.5, 0 -> mean 0.875 ; mse: 0.25, 9, 0 -> mean 3.0833
+    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="huber"), 2.625 / 3, rtol=1e-6)
+    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="mse"), 9.25 / 3, rtol=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        td_loss(q_tm1, a_tm1, targets, kind="l1")
+
+
+def test_huber_values_and_gradient():
+    x = jnp.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], F32)
+    np.testing.assert_allclose(huber(x), [2.5, 0.5, 0.125, 0.0, 0.125, 0.5, 2.5], rtol=1e-6)
+    np.testing.assert_allclose(jax.vmap(jax.grad(huber))(x), [-1, -1, -0.5, 0, 0.5, 1, 1], rtol=1e-6)
+
+
+def test_dueling_aggregate():
+    value = jnp.array([[1.0], [0.0]], F32)
+    advantage = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 3.0]], F32)
+    # row 0: mean 2 -> 1 + [-1, 0, 1] ; row 1: mean 1 -> [-1, -1, 2]
+    np.testing.assert_allclose(dueling_aggregate(value, advantage), [[0, 1, 2], [-1, -1, 2]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+@pytest.mark.parametrize("obs_shape", [(4,), (84, 84, 4)])
+def test_network_shapes(dueling, obs_shape):
+    cfg = DQNConfig(dueling=dueling)
+    net = make_network(cfg, 6, obs_shape)
+    dtype = jnp.uint8 if len(obs_shape) == 3 else jnp.float32
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((2, *obs_shape), dtype))
+    q = net.apply(params, jnp.ones((3, *obs_shape), dtype))
+    assert q.shape == (3, 6) and q.dtype == jnp.float32
+    streams = ("value", "advantage") if dueling else ("q",)
+    expected = {f"{name}_out" for name in streams}
+    if len(obs_shape) == 3:  # the CNN's fc-512 lives in each stream of the head
+        expected |= {f"{name}_hidden_0" for name in streams}
+    assert set(params["params"]["head"]) == expected
+
+
+def test_nature_cnn_layer_shapes():
+    net = make_network(DQNConfig(network="cnn"), 6, (84, 84, 4))
+    p = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 84, 84, 4), jnp.uint8))["params"]
+    assert p["torso"]["conv_0"]["kernel"].shape == (8, 8, 4, 32)
+    assert p["torso"]["conv_1"]["kernel"].shape == (4, 4, 32, 64)
+    assert p["torso"]["conv_2"]["kernel"].shape == (3, 3, 64, 64)
+    assert p["head"]["q_hidden_0"]["kernel"].shape == (7 * 7 * 64, 512)
+
+
+def test_normalize_image_divides_by_255():
+    cfg = DQNConfig(network="cnn")
+    net, net_raw = make_network(cfg, 3, (84, 84, 4)), make_network(cfg.replace(normalize_image=False), 3, (84, 84, 4))
+    x = jax.random.randint(jax.random.PRNGKey(1), (2, 84, 84, 4), 0, 256).astype(jnp.uint8)
+    params = net.init(jax.random.PRNGKey(0), x)
+    np.testing.assert_allclose(net.apply(params, x), net_raw.apply(params, x.astype(jnp.float32) / 255.0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_clamp_gradients_elementwise():
+    grads = {"w": jnp.array([-3.0, -0.5, 0.0, 0.7, 2.0], F32)}
+    updates, _ = clamp_gradients(1.0).update(grads, None)
+    np.testing.assert_array_equal(updates["w"], [-1.0, -0.5, 0.0, 0.7, 1.0])
+
+
+def test_optimizer_clips_before_adam():
+    """With clipping, Adam's first step sees g=+-1: |step| = lr for every element, whatever the raw size."""
+    params = {"w": jnp.zeros(3, F32)}
+    grads = {"w": jnp.array([100.0, -0.5, 3.0], F32)}
+    for clip, expected in ((True, [-1e-3, 1e-3, -1e-3]), (False, [-1e-3, 1e-3, -1e-3])):
+        opt = make_optimizer(DQNConfig(clip_error=clip, learning_rate=1e-3))
+        up, _ = opt.update(grads, opt.init(params), params)
+        np.testing.assert_allclose(up["w"], expected, rtol=1e-4)
+    # RMSProp is scale-sensitive in its first step: clipping changes it.
+    opt_c = make_optimizer(DQNConfig(clip_error=True, optimizer="rmsprop", learning_rate=1e-2))
+    opt_n = make_optimizer(DQNConfig(clip_error=False, optimizer="rmsprop", learning_rate=1e-2))
+    g = {"w": jnp.array([100.0, -0.5, 3.0], F32)}
+    up_c, _ = opt_c.update(g, opt_c.init(params), params)
+    up_n, _ = opt_n.update(g, opt_n.init(params), params)
+    # torch RMSprop step 1: v = 0.01 g^2 -> step = lr * g / (0.1 |g| + 1e-8) = lr * 10 * sign(g)
+    np.testing.assert_allclose(up_n["w"], [-0.1, 0.1, -0.1], rtol=1e-5)
+    np.testing.assert_allclose(up_c["w"], [-0.1, 0.1, -0.1], rtol=1e-5)
+    # ... and the second step differs once the clipped history differs.
+    s_c, s_n = opt_c.init(params), opt_n.init(params)
+    _, s_c = opt_c.update(g, s_c, params)
+    _, s_n = opt_n.update(g, s_n, params)
+    g2 = {"w": jnp.array([1.0, 1.0, 1.0], F32)}
+    assert not np.allclose(opt_c.update(g2, s_c, params)[0]["w"], opt_n.update(g2, s_n, params)[0]["w"])
+    assert isinstance(opt_c, optax.GradientTransformation)

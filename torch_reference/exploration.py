@@ -1,0 +1,32 @@
+"""Epsilon schedules (plain Python floats, as in the course) and epsilon-greedy selection."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from jaxrl.config import DQNConfig
+
+
+def exponential_epsilon(steps, start: float, final: float, decay: float) -> float:
+    """The course's `calculate_epsilon`: final + (start - final) * exp(-steps / decay)."""
+    return final + (start - final) * math.exp(-1.0 * steps / decay)
+
+
+def linear_epsilon(steps, start: float, final: float, decay: float) -> float:
+    return start + min(max(steps / decay, 0.0), 1.0) * (final - start)
+
+
+def make_epsilon_schedule(config: DQNConfig):
+    fn = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+    return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
+
+
+def epsilon_greedy(q_values: torch.Tensor, epsilon: float, generator: torch.Generator | None = None):
+    """`q_values: [B, A]` -> actions `[B]` (random with probability epsilon, else argmax)."""
+    batch, num_actions = q_values.shape
+    greedy = q_values.max(1)[1]
+    random_actions = torch.randint(num_actions, (batch,), generator=generator, device=q_values.device)
+    explore = torch.rand(batch, generator=generator, device=q_values.device) < epsilon
+    return torch.where(explore, random_actions, greedy)

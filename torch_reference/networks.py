@@ -1,0 +1,128 @@
+"""Q-networks in PyTorch, mirroring `jaxrl.networks` (same module and layer names).
+
+Layout differences from jaxrl (the parity suite converts between them):
+  * images are NCHW `[B, 4, 84, 84]` (envpool's layout), flattened in (c, h, w) order;
+  * `nn.Linear.weight` is `[out, in]`, `nn.Conv2d.weight` is `[out, in, kh, kw]` (OIHW).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from jaxrl.config import DQNConfig
+
+
+class MLPTorso(nn.Module):
+    """ReLU MLP. `x: [B, D] -> [B, hidden_sizes[-1]]`."""
+
+    def __init__(self, in_features: int, hidden_sizes: Sequence[int]):
+        super().__init__()
+        self.layers = nn.ModuleDict()
+        for i, width in enumerate(hidden_sizes):
+            self.layers[f"dense_{i}"] = nn.Linear(in_features, width)
+            in_features = width
+        self.out_features = in_features
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1).float()
+        for layer in self.layers.values():
+            x = torch.relu(layer(x))
+        return x
+
+
+class NatureCNNTorso(nn.Module):
+    """Mnih et al. (2015) conv stack. `x: [B, C, 84, 84] -> [B, 3136]`."""
+
+    def __init__(self, in_channels: int = 4, normalize_image: bool = True):
+        super().__init__()
+        self.normalize_image = normalize_image
+        self.layers = nn.ModuleDict({
+            "conv_0": nn.Conv2d(in_channels, 32, kernel_size=8, stride=4),
+            "conv_1": nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            "conv_2": nn.Conv2d(64, 64, kernel_size=3, stride=1),
+        })
+        self.out_features = 64 * 7 * 7
+
+    def forward(self, x):
+        x = x.float()
+        if self.normalize_image:
+            x = x / 255.0
+        for layer in self.layers.values():
+            x = torch.relu(layer(x))
+        return x.reshape(x.shape[0], -1)
+
+
+def _make_stream(layers: nn.ModuleDict, prefix: str, in_features: int, hidden_sizes, out: int):
+    for i, width in enumerate(hidden_sizes):
+        layers[f"{prefix}_hidden_{i}"] = nn.Linear(in_features, width)
+        in_features = width
+    layers[f"{prefix}_out"] = nn.Linear(in_features, out)
+
+
+def _run_stream(layers: nn.ModuleDict, prefix: str, x):
+    names = [n for n in layers if n.startswith(prefix + "_")]
+    for name in names[:-1]:
+        x = torch.relu(layers[name](x))
+    return layers[names[-1]](x)
+
+
+class QHead(nn.Module):
+    """Plain head. `features: [B, F] -> q: [B, A]`."""
+
+    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = ()):
+        super().__init__()
+        self.layers = nn.ModuleDict()
+        _make_stream(self.layers, "q", in_features, hidden_sizes, num_actions)
+
+    def forward(self, features):
+        return _run_stream(self.layers, "q", features)
+
+
+def dueling_aggregate(value, advantage):
+    """`value: [B, 1]`, `advantage: [B, A]` -> `Q = V + A - mean(A)`."""
+    return value + advantage - advantage.mean(dim=-1, keepdim=True)
+
+
+class DuelingHead(nn.Module):
+    """Dueling head: separate value and advantage streams, `Q = V + A - mean(A)`."""
+
+    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = ()):
+        super().__init__()
+        self.layers = nn.ModuleDict()
+        _make_stream(self.layers, "value", in_features, hidden_sizes, 1)
+        _make_stream(self.layers, "advantage", in_features, hidden_sizes, num_actions)
+
+    def forward(self, features):
+        return dueling_aggregate(_run_stream(self.layers, "value", features),
+                                 _run_stream(self.layers, "advantage", features))
+
+
+class QNetwork(nn.Module):
+    def __init__(self, torso: nn.Module, head: nn.Module):
+        super().__init__()
+        self.torso, self.head = torso, head
+
+    def forward(self, obs):
+        return self.head(self.torso(obs))
+
+
+def resolve_network_kind(config: DQNConfig, obs_shape: Sequence[int]) -> str:
+    if config.network != "auto":
+        return config.network
+    return "cnn" if len(obs_shape) == 3 else "mlp"
+
+
+def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) -> QNetwork:
+    """`obs_shape`: `[D]` for the MLP, `[C, H, W]` for the CNN."""
+    if resolve_network_kind(config, obs_shape) == "cnn":
+        torso, head_hidden = NatureCNNTorso(obs_shape[0], config.normalize_image), (512,)
+    else:
+        in_features = 1
+        for d in obs_shape:
+            in_features *= d
+        torso, head_hidden = MLPTorso(in_features, config.hidden_sizes), ()
+    head_cls = DuelingHead if config.dueling else QHead
+    return QNetwork(torso, head_cls(torso.out_features, num_actions, head_hidden))
