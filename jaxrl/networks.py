@@ -15,6 +15,11 @@ import jax.numpy as jnp
 from jaxrl.config import DQNConfig
 
 
+def _as_float(x):
+    """Integer inputs (uint8 frames) become float32; floating inputs keep their precision."""
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
 class MLPTorso(nn.Module):
     """ReLU MLP. `x: [B, D] -> [B, hidden_sizes[-1]]`."""
 
@@ -22,7 +27,7 @@ class MLPTorso(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        x = x.reshape((x.shape[0], -1)).astype(jnp.float32)
+        x = _as_float(x.reshape((x.shape[0], -1)))
         for i, width in enumerate(self.hidden_sizes):
             x = nn.relu(nn.Dense(width, name=f"dense_{i}")(x))
         return x
@@ -39,7 +44,7 @@ class NatureCNNTorso(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        x = x.astype(jnp.float32)
+        x = _as_float(x)
         if self.normalize_image:
             x = x / 255.0
         x = nn.relu(nn.Conv(32, (8, 8), strides=(4, 4), padding="VALID", name="conv_0")(x))

@@ -86,7 +86,7 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape) -> Agent:
         else:
             q_tm1, q_t_online = network.apply(params, batch.obs), None
         q_t_target = network.apply(target_params, batch.next_obs)
-        discount_t = config.gamma * (1.0 - batch.terminated.astype(jnp.float32))
+        discount_t = config.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
         targets = dqn_targets(batch.reward, discount_t, q_t_target, q_t_online, double=config.double_dqn)
         loss = td_loss(q_tm1, batch.action, targets, kind=config.loss)
         return loss, {"q_mean": jnp.mean(q_tm1)}

@@ -57,13 +57,13 @@ def random_batch(kind: str, batch_size: int, rng: np.random.Generator) -> dict:
         obs = rng.normal(size=(batch_size, *jax_obs)).astype(np.float32)
         next_obs = rng.normal(size=(batch_size, *jax_obs)).astype(np.float32)
     return {"obs": obs, "action": rng.integers(0, NUM_ACTIONS, batch_size).astype(np.int32),
-            "reward": rng.choice(np.array([-1.0, 0.0, 1.0], np.float32), batch_size) * rng.uniform(0.5, 2.0),
+            "reward": (rng.choice(np.array([-1.0, 0.0, 1.0]), batch_size) * rng.uniform(0.5, 2.0)).astype(np.float32),
             "next_obs": next_obs, "terminated": rng.random(batch_size) < 0.25}
 
 
 def to_jax(batch: dict) -> Transition:
     return Transition(obs=jnp.asarray(batch["obs"]), action=jnp.asarray(batch["action"]),
-                      reward=jnp.asarray(batch["reward"], jnp.float32), next_obs=jnp.asarray(batch["next_obs"]),
+                      reward=jnp.asarray(batch["reward"]), next_obs=jnp.asarray(batch["next_obs"]),
                       terminated=jnp.asarray(batch["terminated"]))
 
 
@@ -72,7 +72,6 @@ def to_torch(batch: dict, kind: str) -> dict:
     if kind == "cnn":
         out["obs"], out["next_obs"] = nhwc_to_nchw(batch["obs"]), nhwc_to_nchw(batch["next_obs"])
     out["action"] = batch["action"].astype(np.int64)
-    out["reward"] = batch["reward"].astype(np.float32)
     return out
 
 
@@ -85,3 +84,37 @@ def grads_in_torch_layout(grads, like: torch.nn.Module) -> dict:
 
 def torch_params(net: torch.nn.Module) -> dict:
     return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+
+
+def pong_like_frames(n: int, rng: np.random.Generator) -> np.ndarray:
+    """`[n, 84, 84, 4]` uint8 NHWC stacks that look like Pong: a dark field, two paddles, a ball moving
+    across the 4 stacked frames."""
+    frames = np.full((n, 84, 84, 4), 17, np.uint8)
+    frames[:, :8] = frames[:, -6:] = 236  # top and bottom walls
+    for i in range(n):
+        left, right = rng.integers(10, 66, 2)
+        bx, by, vx, vy = rng.integers(15, 65), rng.integers(15, 65), rng.integers(-3, 4), rng.integers(-3, 4)
+        for f in range(4):
+            frames[i, left:left + 8, 4:6, f] = 147
+            frames[i, right:right + 8, 78:80, f] = 92
+            y, x = by + f * vy, bx + f * vx
+            frames[i, y:y + 2, x:x + 2, f] = 236
+    return frames
+
+
+class SyntheticPongReplay:
+    """A small replay pool of Pong-like transitions; `sample(batch_size)` draws uniformly, as in training.
+    Unlike pure-noise batches (on which float32 rounding alone is amplified chaotically within ~100 Adam
+    steps, even JAX against JAX), the network can fit this data, so two correct implementations stay close."""
+
+    def __init__(self, size: int, rng: np.random.Generator):
+        frames = pong_like_frames(size + 1, rng)
+        self.rng = rng
+        self.data = {"obs": frames[:-1], "next_obs": frames[1:],
+                     "action": rng.integers(0, NUM_ACTIONS, size).astype(np.int32),
+                     "reward": rng.choice(np.array([-1.0, 0.0, 0.0, 0.0, 1.0], np.float32), size),
+                     "terminated": rng.random(size) < 0.05}
+
+    def sample(self, batch_size: int) -> dict:
+        idx = self.rng.integers(0, len(self.data["action"]), batch_size)
+        return {k: v[idx] for k, v in self.data.items()}

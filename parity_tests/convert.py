@@ -37,15 +37,15 @@ def flax_to_torch(params: dict, torch_net: torch.nn.Module) -> None:
     state = {}
     for name, leaves in flat.items():
         part, layer = name.split(".")
-        kernel = np.asarray(leaves["kernel"], np.float32)
+        kernel = np.asarray(leaves["kernel"])
         if kernel.ndim == 4:  # HWIO -> OIHW
             weight = np.transpose(kernel, (3, 2, 0, 1))
         else:
             if _is_flattened_cnn_input(name, leaves, is_cnn):  # rows (h, w, c) -> (c, h, w)
                 kernel = kernel.reshape(*CNN_OUT_HWC, -1).transpose(2, 0, 1, 3).reshape(kernel.shape)
             weight = kernel.T
-        state[f"{part}.layers.{layer}.weight"] = torch.from_numpy(np.array(weight, np.float32))
-        state[f"{part}.layers.{layer}.bias"] = torch.from_numpy(np.asarray(leaves["bias"], np.float32).copy())
+        state[f"{part}.layers.{layer}.weight"] = torch.from_numpy(np.array(weight))
+        state[f"{part}.layers.{layer}.bias"] = torch.from_numpy(np.array(leaves["bias"]))
     missing = set(torch_net.state_dict()) ^ set(state)
     if missing:
         raise KeyError(f"flax_to_torch: layer names differ: {sorted(missing)}")

@@ -47,11 +47,12 @@ class Agent:
         `no_grad`."""
         cfg = self.config
         t = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+        dtype = next(self.network.parameters()).dtype  # float32 in training; float64 in a parity test
         with torch.no_grad():
             q_t_target = self.target_network(t["next_obs"])
             q_t_online = self.network(t["next_obs"]) if cfg.double_dqn else None
-            discount_t = cfg.gamma * (1.0 - t["terminated"].float())
-            targets = dqn_targets(t["reward"].float(), discount_t, q_t_target, q_t_online, double=cfg.double_dqn)
+            discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
+            targets = dqn_targets(t["reward"].to(dtype), discount_t, q_t_target, q_t_online, double=cfg.double_dqn)
         q_tm1 = self.network(t["obs"])
         return td_loss(q_tm1, t["action"], targets, kind=cfg.loss)
 

@@ -15,6 +15,11 @@ from torch import nn
 from jaxrl.config import DQNConfig
 
 
+def _as_float(x):
+    """Integer inputs (uint8 frames) become float32; floating inputs keep their precision."""
+    return x if x.is_floating_point() else x.float()
+
+
 class MLPTorso(nn.Module):
     """ReLU MLP. `x: [B, D] -> [B, hidden_sizes[-1]]`."""
 
@@ -27,7 +32,7 @@ class MLPTorso(nn.Module):
         self.out_features = in_features
 
     def forward(self, x):
-        x = x.reshape(x.shape[0], -1).float()
+        x = _as_float(x.reshape(x.shape[0], -1))
         for layer in self.layers.values():
             x = torch.relu(layer(x))
         return x
@@ -47,7 +52,7 @@ class NatureCNNTorso(nn.Module):
         self.out_features = 64 * 7 * 7
 
     def forward(self, x):
-        x = x.float()
+        x = _as_float(x)
         if self.normalize_image:
             x = x / 255.0
         for layer in self.layers.values():
