@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
@@ -119,13 +121,90 @@ def print_summary(summary: dict, console) -> None:
     console.print(line)
 
 
-COMMANDS = {"train": cmd_train}
+def _tabular_parser() -> argparse.ArgumentParser:
+    from jaxrl.config import TabularConfig
+    d = TabularConfig()
+    p = argparse.ArgumentParser(prog="jaxrl tabular", description="Tabular Q-learning on FrozenLake, every seed and "
+                                "(alpha, gamma) grid point in one jitted program.")
+    p.add_argument("--env", default="FrozenLake-v1", help="environment (only FrozenLake-v1)")
+    p.add_argument("--map", dest="map_name", default=d.map_name, help="4x4 or 8x8 (default: %(default)s)")
+    p.add_argument("--slippery", action="store_true", help="Gymnasium's is_slippery=True")
+    p.add_argument("--update", default=d.update, help="deterministic or stochastic (default: %(default)s)")
+    p.add_argument("--num-seeds", type=int, default=d.num_seeds)
+    p.add_argument("--alpha", type=float, nargs="+", default=list(d.alphas), help="learning rates of the grid")
+    p.add_argument("--gamma", type=float, nargs="+", default=list(d.gammas), help="discounts of the grid")
+    p.add_argument("--total-steps", type=int, default=d.total_steps, help="env steps per table")
+    p.add_argument("--egreedy", type=float, default=d.egreedy)
+    p.add_argument("--egreedy-final", type=float, default=d.egreedy_final)
+    p.add_argument("--egreedy-decay", type=float, default=d.egreedy_decay, help="env steps")
+    p.add_argument("--epsilon-schedule", default=d.epsilon_schedule, help="exponential or linear")
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+                   help="Gymnasium rollouts per distinct greedy policy (slippery maps)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out-dir", type=Path, default=None, help="default: runs/frozenlake-<timestamp>/")
+    return p
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        _usage_error(message)
+
+
+def cmd_tabular(argv) -> int:
+    parser = _tabular_parser()
+    parser.__class__ = _Parser
+    args = parser.parse_args(argv)
+    if args.env != "FrozenLake-v1":
+        _usage_error(f"--env {args.env!r}: only FrozenLake-v1 is supported")
+    from jaxrl.config import TabularConfig
+    config = TabularConfig(map_name=args.map_name, slippery=args.slippery, update=args.update,
+                           alphas=tuple(args.alpha), gammas=tuple(args.gamma), num_seeds=args.num_seeds,
+                           seed=args.seed, total_steps=args.total_steps, egreedy=args.egreedy,
+                           egreedy_final=args.egreedy_final, egreedy_decay=args.egreedy_decay,
+                           epsilon_schedule=args.epsilon_schedule, eval_episodes=args.eval_episodes)
+    try:
+        config.validate()
+    except ValueError as e:
+        _usage_error(str(e))
+    from rich.console import Console
+    from rich.table import Table
+
+    from jaxrl import rundir, tabular
+    console = Console(stderr=True)
+    out_dir = args.out_dir or rundir.default_run_dir("frozenlake")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
+    with console.status(f"training {len(config.grid)} x {config.num_seeds} Q-tables ..."):
+        q, metrics, seconds = tabular.run_tabular(config)
+    tables = tabular.frozen_lake_tables(config.map_name, config.slippery)
+    with console.status("measuring greedy policies in Gymnasium FrozenLake-v1 ..."):
+        success = tabular.gymnasium_success_rates(q.argmax(-1).reshape(-1, tables.num_states), config)
+    success = success.reshape(len(config.grid), config.num_seeds)
+    optimal = tabular.optimal_success_rate(tables, config.max_episode_steps)
+    v, pi, _ = tabular.value_iteration(tables, config.gammas[0])
+    summary = rundir.write_tabular_run_dir(out_dir, config, q, metrics, seconds, success, optimal, np.asarray(v),
+                                           np.asarray(pi), tables.desc)
+    table = Table(title=f"FrozenLake {config.map_name} {'slippery' if config.slippery else 'deterministic'}, "
+                        f"{config.update} update, {config.num_seeds} seeds")
+    for col in ("alpha", "gamma", "success rate (mean)", "min", "max", "optimal"):
+        table.add_column(col, justify="right")
+    for row in summary["grid"]:
+        table.add_row(f"{row['alpha']:g}", f"{row['gamma']:g}", f"{row['success_rate']:.3f}",
+                      f"{row['success_rate_min']:.3f}", f"{row['success_rate_max']:.3f}", f"{optimal:.3f}")
+    console.print(table)
+    console.print(f"{summary['updates_per_second']:,.0f} Q-updates/s ({seconds:.2f} s); run directory: {out_dir}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "tabular": cmd_tabular}
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: jaxrl {train} [options]   (jaxrl train --help for the flags)")
+        print("usage: jaxrl {train,tabular} [options]   (jaxrl train --help, jaxrl tabular --help)")
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

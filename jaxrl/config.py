@@ -249,7 +249,7 @@ class TabularConfig:
     """`deterministic`: Q(s,a) = r + gamma max Q(s',.); `stochastic`: Q(s,a) = (1-alpha) Q(s,a) + alpha [target]."""
     alphas: tuple[float, ...] = (0.1, 0.5, 0.9)
     """Learning rates of the grid (ignored by the deterministic update)."""
-    gammas: tuple[float, ...] = (0.95,)
+    gammas: tuple[float, ...] = (0.99,)
     """Discount factors of the grid."""
     num_seeds: int = 64
     """Independent tables per grid point."""

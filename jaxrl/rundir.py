@@ -137,3 +137,72 @@ def read_config(run_dir) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a jaxrl run directory (no {CONFIG_FILE})")
     return json.loads(path.read_text())
+
+
+def write_tabular_run_dir(out_dir, config, q, metrics, seconds: float, success: np.ndarray, optimal: float,
+                          vi_v: np.ndarray, vi_pi: np.ndarray, desc) -> dict:
+    """Tabular run directory: config.json, metrics.csv (per grid point, seed and step bucket: episodes and
+    mean return), summary.json (success rate per grid point beside the optimum), q_tables.npy, and
+    policy_heatmap.png. `q: [G, S, nS, nA]`, `success: [G, S]`. Returns the summary."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / CONFIG_FILE, {"kind": "tabular", "config": config.to_dict(), "versions": versions()})
+    grid = config.grid
+    episodes, return_sum = np.asarray(metrics.episodes), np.asarray(metrics.return_sum)
+    buckets = episodes.shape[-1]
+    step_of = lambda b: min(config.total_steps, (b + 1) * -(-config.total_steps // buckets))  # noqa: E731
+    with open(out / METRICS_FILE, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["alpha", "gamma", "seed", "step", "episodes", "mean_return"])
+        for g, (alpha, gamma) in enumerate(grid):
+            for s in range(config.num_seeds):
+                for b in range(buckets):
+                    n = int(episodes[g, s, b])
+                    w.writerow([alpha, gamma, s, step_of(b), n, float(return_sum[g, s, b]) / n if n else ""])
+    updates = len(grid) * config.num_seeds * config.total_steps
+    summary = {
+        "map": config.map_name, "slippery": config.slippery, "update": config.update,
+        "optimal_success_rate": optimal,
+        "grid": [{"alpha": a, "gamma": gm, "success_rate": float(success[g].mean()),
+                  "success_rate_min": float(success[g].min()), "success_rate_max": float(success[g].max()),
+                  "per_seed_success_rate": [float(x) for x in success[g]]}
+                 for g, (a, gm) in enumerate(grid)],
+        "success_measured_by": f"{config.eval_episodes if config.slippery else 1} rollouts per distinct greedy policy "
+                               "in Gymnasium FrozenLake-v1",
+        "updates_per_second": updates / seconds, "run_seconds": seconds,
+    }
+    _write_json(out / SUMMARY_FILE, summary)
+    np.save(out / "q_tables.npy", q)
+    plot_policy_heatmap(out / "policy_heatmap.png", config, q, vi_v, vi_pi, desc)
+    return summary
+
+
+def plot_policy_heatmap(path: Path, config, q, vi_v, vi_pi, desc) -> None:
+    """One panel per grid point (V = max_a Q averaged over seeds; arrows: the seeds' majority greedy action)
+    and one for value iteration's V* and pi*."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxrl.envs.frozen_lake import ACTION_ARROWS
+
+    nrow, ncol = len(desc), len(desc[0])
+    panels = [(f"α={a:g} γ={g:.3g}", q[i].max(-1).mean(0),
+               np.array([np.bincount(col, minlength=4).argmax() for col in q[i].argmax(-1).T]))
+              for i, (a, g) in enumerate(config.grid)]
+    panels.append((f"value iteration (γ={config.gammas[0]:.3g})", np.asarray(vi_v), np.asarray(vi_pi)))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    for ax, (title, v, pi) in zip(axes[0], panels):
+        ax.imshow(v.reshape(nrow, ncol), cmap="viridis", vmin=0, vmax=max(1e-6, float(np.max(v))))
+        for s in range(nrow * ncol):
+            r, c = divmod(s, ncol)
+            cell = desc[r][c]
+            label = cell if cell in "HG" else ACTION_ARROWS[int(pi[s])]
+            ax.text(c, r, label, ha="center", va="center", color="white" if cell != "G" else "gold", fontsize=11)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"FrozenLake {config.map_name} {'slippery' if config.slippery else 'deterministic'}: V and greedy policy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
