@@ -4,11 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: sweep test bench pong clean
+.PHONY: sweep test bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[reference,test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[reference,test,bench]'
 	touch $(STAMP)
 
 ## make sweep: 16-seed CartPole DQN sweep on CPU (a few minutes), per-seed summary + aggregate steps/s
@@ -18,6 +18,14 @@ sweep: $(STAMP)
 ## make test: unit, learning and parity tests
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## make bench: the full benchmark suite (jaxrl vs torch_reference): JSON + table + scaling plot
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+## make bench-quick: the < 3 minute suite
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,78 @@
+"""Timing method and result records shared by every benchmark.
+
+Method: the code under test is run once to warm up (compilation and caches excluded from the timings), then
+timed `repeats` (>= 3) times with `block_until_ready` / synchronous calls; the reported value is the median and
+`spread` is (max - min) / median of the repeats' rates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+
+@dataclasses.dataclass
+class Measurement:
+    name: str  # cartpole_sweep, update, replay_add, replay_sample, tabular, matmul_peak, ...
+    impl: str  # jaxrl | torch | torch_parallel | flashbax
+    params: dict
+    value: float  # median rate
+    unit: str
+    repeats: int
+    spread: float  # (max - min) / median of the repeats
+    extra: dict = dataclasses.field(default_factory=dict)  # compile_seconds, gflops, ...
+
+
+def time_rate(run: Callable[[], object], work: float, repeats: int = 3, warmup: bool = True):
+    """Rates `work / seconds` of `repeats` timed calls of `run` (which must block until done).
+    Returns (median, spread, rates)."""
+    if warmup:
+        run()
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        rates.append(work / (time.perf_counter() - t0))
+    med = statistics.median(rates)
+    return med, (max(rates) - min(rates)) / med, rates
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    import jax
+    import numpy
+    import torch
+
+    from jaxrl import __version__
+    gpus = [str(d) for d in jax.devices() if d.platform == "gpu"]
+    info = {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpus or None,
+        "jax_backend": jax.default_backend(), "platform": platform.platform(), "python": platform.python_version(),
+        "versions": {"jaxrl": __version__, "jax": jax.__version__, "torch": torch.__version__,
+                     "numpy": numpy.__version__},
+    }
+    try:
+        import flashbax
+        info["versions"]["flashbax"] = getattr(flashbax, "__version__", "installed")
+    except ImportError:
+        info["versions"]["flashbax"] = None
+    return info
+
+
+def machine_slug(info: dict) -> str:
+    base = "gpu-" + info["gpu"][0] if info["gpu"] else f"cpu{info['cores']}-" + info["cpu"]
+    return "".join(c if c.isalnum() else "-" for c in base.lower()).strip("-")[:60]

@@ -1,0 +1,251 @@
+"""The measurements: jaxrl against torch_reference (and flashbax), on the machine this runs on."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.common import Measurement, time_rate
+from jaxrl.config import DQNConfig, TabularConfig, get_preset
+
+# Issue setting for the sweep and update benchmarks: batch 128, one update per env step, 64-64 MLP.
+SWEEP_CONFIG = get_preset("cartpole").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
+                                              buffer_size=10_000, learning_starts=1000)
+
+
+# ----------------------------------------------------------------------------------------------- FLOPs
+def forward_macs(config: DQNConfig, obs_shape, num_actions: int) -> int:
+    """Multiply-accumulates of one forward pass for one observation, from the network's shapes."""
+    from jaxrl.networks import make_network
+    net = make_network(config, num_actions, obs_shape)
+    params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), jnp.float32))["params"]
+    macs, spatial = 0, obs_shape[:2] if len(obs_shape) == 3 else None
+    for part in ("torso", "head"):
+        for name, leaves in params[part].items():
+            k = leaves["kernel"].shape
+            if len(k) == 4:  # Nature CNN convs, VALID padding: strides 4, 2, 1
+                stride = {"conv_0": 4, "conv_1": 2, "conv_2": 1}[name]
+                spatial = tuple((d - k[0]) // stride + 1 for d in spatial)
+                macs += spatial[0] * spatial[1] * k[0] * k[1] * k[2] * k[3]
+            else:
+                macs += k[0] * k[1]
+    return macs
+
+
+def update_flops(config: DQNConfig, macs: int) -> float:
+    """FLOPs of one DQN update: forwards on s (online), s' (target, and online for double DQN), and a
+    backward pass of about twice the online forward on s."""
+    forwards = 2 + (1 if config.double_dqn else 0)
+    return 2.0 * config.batch_size * macs * (forwards + 2)
+
+
+# ----------------------------------------------------------------------------------------------- matmul peak
+def bench_matmul_peak(repeats: int, n: int = 2048) -> list[Measurement]:
+    import torch
+    out = []
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    mm = jax.jit(lambda x: x @ x)
+    med, spread, _ = time_rate(lambda: mm(a).block_until_ready(), 2 * n**3 / 1e9, repeats)
+    out.append(Measurement("matmul_peak", "jaxrl", {"n": n, "dtype": "float32", "lib": "jax"}, med, "GFLOP/s",
+                           repeats, spread))
+    t = torch.randn(n, n)
+    med, spread, _ = time_rate(lambda: t @ t, 2 * n**3 / 1e9, repeats)
+    out.append(Measurement("matmul_peak", "torch", {"n": n, "dtype": "float32", "lib": "torch"}, med, "GFLOP/s",
+                           repeats, spread))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- sweep
+def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: float | None) -> list[Measurement]:
+    from jaxrl.train import make_train
+    cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
+    macs = forward_macs(cfg, (4,), 2)
+    flops_per_step = 2.0 * macs + update_flops(cfg, macs) * (cfg.num_updates / total_steps)
+    out = []
+    for seeds in seed_counts:
+        keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+        t0 = time.perf_counter()
+        program = jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()
+        compile_s = time.perf_counter() - t0
+        med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * total_steps, repeats,
+                                   warmup=False)  # compiled ahead of time: nothing to warm
+        gflops = med * flops_per_step / 1e9
+        out.append(Measurement("cartpole_sweep", "jaxrl", {"seeds": seeds, "steps_per_seed": total_steps}, med,
+                               "env_steps/s", repeats, spread,
+                               {"compile_seconds": compile_s, "gflops": gflops,
+                                "fraction_of_matmul_peak": gflops / peak if peak else None}))
+    # torch: one seed after another (aggregate rate = one run's rate), and P processes in parallel
+    # the faster of 1 intra-op thread and torch's default (a small MLP is usually faster on one)
+    import torch
+    default_threads, best = torch.get_num_threads(), None
+    for threads in sorted({1, default_threads}):
+        seconds = _torch_cartpole_seconds(cfg, repeats, threads=threads)
+        if best is None or np.median(seconds) < np.median(best[1]):
+            best = (threads, seconds)
+    torch.set_num_threads(default_threads)
+    threads, single = best
+    rate = total_steps / np.median(single)
+    out.append(Measurement("cartpole_sweep", "torch", {"seeds": 1, "steps_per_seed": total_steps,
+                                                       "mode": "sequential"}, rate, "env_steps/s", repeats,
+                           _spread(total_steps / np.array(single)),
+                           {"gflops": rate * flops_per_step / 1e9, "threads": threads,
+                            "note": "seeds run one after another: the aggregate rate for any seed count"}))
+    procs = os.cpu_count() or 1
+    rates = []
+    for _ in range(repeats):
+        with mp.get_context("spawn").Pool(procs) as pool:
+            seconds = pool.starmap(_torch_worker, [(cfg, i) for i in range(procs)])
+        rates.append(procs * total_steps / max(seconds))
+    out.append(Measurement("cartpole_sweep", "torch_parallel", {"seeds": procs, "steps_per_seed": total_steps,
+                                                                "processes": procs, "threads_per_process": 1},
+                           float(np.median(rates)), "env_steps/s", repeats, _spread(np.array(rates))))
+    return out
+
+
+def _spread(rates) -> float:
+    rates = np.asarray(rates, float)
+    return float((rates.max() - rates.min()) / np.median(rates))
+
+
+def _torch_worker(cfg, seed):
+    import torch
+
+    from torch_reference.train import train
+    torch.set_num_threads(1)
+    return train(cfg, seed=seed)["seconds"]
+
+
+def _torch_cartpole_seconds(cfg, repeats, threads):
+    from torch_reference.train import train
+    train(cfg.replace(total_steps=cfg.learning_starts + 1000), seed=0, threads=threads)  # warm-up
+    return [train(cfg, seed=i, threads=threads)["seconds"] for i in range(repeats)]
+
+
+# ----------------------------------------------------------------------------------------------- update
+def bench_update(nets, batches, repeats: int, updates: int, peak: dict) -> list[Measurement]:
+    """Updates/s of the full DQN update (double DQN, Adam, Huber, clamp) on a fixed batch."""
+    import torch
+
+    from jaxrl.train import Transition, make_agent
+    from torch_reference.agent import Agent
+    out = []
+    for net in nets:
+        obs_shape, torch_shape, actions = ((4,), (4,), 2) if net == "mlp" else ((84, 84, 4), (4, 84, 84), 6)
+        for batch in batches:
+            cfg = get_preset("cartpole" if net == "mlp" else "pong").replace(batch_size=batch, network=net)
+            macs = forward_macs(cfg, obs_shape, actions)
+            flops = update_flops(cfg, macs)
+            rng = np.random.default_rng(0)
+            dtype = np.float32 if net == "mlp" else np.uint8
+            obs = (rng.normal(size=(batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
+            nobs = (rng.normal(size=(batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
+            tr = Transition(jnp.asarray(obs), jnp.asarray(rng.integers(0, actions, batch), jnp.int32),
+                            jnp.asarray(rng.normal(size=batch), jnp.float32), jnp.asarray(nobs),
+                            jnp.asarray(rng.random(batch) < 0.1))
+            agent = make_agent(cfg, actions, obs_shape)
+            params = agent.network.init(jax.random.PRNGKey(0), tr.obs[:1])
+            opt_state = agent.optimizer.init(params)
+
+            @jax.jit
+            def many(params, opt_state):
+                def body(_, c):
+                    p, o = c
+                    p, o, _, _ = agent.update(p, params, o, tr)
+                    return p, o
+                return jax.lax.fori_loop(0, updates, body, (params, opt_state))
+
+            med, spread, _ = time_rate(lambda: jax.block_until_ready(many(params, opt_state)), updates, repeats)
+            out.append(Measurement("update", "jaxrl", {"net": net, "batch": batch}, med, "updates/s", repeats, spread,
+                                   {"flops_per_update": flops, "gflops": med * flops / 1e9,
+                                    "fraction_of_matmul_peak": med * flops / 1e9 / peak["jaxrl"]}))
+            tagent = Agent(cfg, actions, torch_shape, seed=0)
+            tobs = obs if net == "mlp" else np.ascontiguousarray(obs.transpose(0, 3, 1, 2))
+            tnobs = nobs if net == "mlp" else np.ascontiguousarray(nobs.transpose(0, 3, 1, 2))
+            tbatch = {"obs": torch.as_tensor(tobs), "action": torch.as_tensor(np.array(tr.action), dtype=torch.int64),
+                      "reward": torch.as_tensor(np.array(tr.reward)), "next_obs": torch.as_tensor(tnobs),
+                      "terminated": torch.as_tensor(np.array(tr.terminated))}
+
+            def torch_many():
+                for _ in range(updates):
+                    tagent.optimize(tbatch)
+
+            med, spread, _ = time_rate(torch_many, updates, repeats)
+            out.append(Measurement("update", "torch", {"net": net, "batch": batch}, med, "updates/s", repeats, spread,
+                                   {"flops_per_update": flops, "gflops": med * flops / 1e9,
+                                    "fraction_of_matmul_peak": med * flops / 1e9 / peak["torch"],
+                                    "threads": torch.get_num_threads()}))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- replay
+def bench_replay(capacity: int, adds: int, batch: int, repeats: int) -> list[Measurement]:
+    """Single-transition adds and batch samples of Atari-frame transitions (two 84x84x4 uint8 stacks)."""
+    from jaxrl.replay import make_buffer
+    from torch_reference.replay import make_buffer as torch_buffer
+    example = {"obs": np.zeros((84, 84, 4), np.uint8), "action": np.int32(0), "reward": np.float32(0),
+               "next_obs": np.zeros((84, 84, 4), np.uint8), "terminated": np.bool_(False)}
+    item = {k: np.ones_like(np.asarray(v)[None]) for k, v in example.items()}
+    params = {"capacity": capacity, "item": "2 x 84x84x4 uint8"}
+    out = []
+
+    def in_jit_rates(name, buf_init, add, sample):
+        state = buf_init()
+        jitem = jax.tree_util.tree_map(jnp.asarray, item)
+        adds_fn = jax.jit(lambda s: jax.lax.fori_loop(0, adds, lambda i, s: add(s, jitem), s), donate_argnums=0)
+        holder = {"s": adds_fn(state)}  # warm-up doubles as a fill
+
+        def run_adds():
+            holder["s"] = jax.block_until_ready(adds_fn(holder["s"]))
+
+        med, spread, _ = time_rate(run_adds, adds, repeats, warmup=False)
+        out.append(Measurement("replay_add", name, params | {"where": "inside jit"}, med, "adds/s", repeats, spread))
+        samples = jax.jit(lambda s, k: jax.lax.fori_loop(
+            0, 100, lambda i, acc: acc + sample(s, jax.random.fold_in(k, i)), jnp.float32(0)))
+        med, spread, _ = time_rate(lambda: samples(holder["s"], jax.random.PRNGKey(0)).block_until_ready(), 100,
+                                   repeats)
+        out.append(Measurement("replay_sample", name, params | {"batch": batch, "where": "inside jit"}, med,
+                               "samples/s", repeats, spread))
+
+    jbuf = make_buffer(capacity, example, sample_batch_size=batch)
+    in_jit_rates("jaxrl", jbuf.init, jbuf.add, lambda s, k: jbuf.sample(s, k)["obs"][0, 0, 0, 0].astype(jnp.float32))
+    try:
+        import flashbax as fbx
+        fb = fbx.make_item_buffer(max_length=capacity, min_length=1, sample_batch_size=batch, add_batches=True)
+        in_jit_rates("flashbax", lambda: fb.init(jax.tree_util.tree_map(jnp.asarray, example)), fb.add,
+                     lambda s, k: fb.sample(s, k).experience["obs"][0, 0, 0, 0].astype(jnp.float32))
+    except ImportError:
+        pass
+    tbuf = torch_buffer(capacity, example)
+    med, spread, _ = time_rate(lambda: [tbuf.push(item) for _ in range(adds)], adds, repeats)
+    out.append(Measurement("replay_add", "torch", params | {"where": "python loop"}, med, "adds/s", repeats, spread))
+    rng = np.random.default_rng(0)
+    med, spread, _ = time_rate(lambda: [tbuf.sample(batch, rng) for _ in range(100)], 100, repeats)
+    out.append(Measurement("replay_sample", "torch", params | {"batch": batch, "where": "python loop"}, med,
+                           "samples/s", repeats, spread))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- tabular
+def bench_tabular(seeds: int, steps: int, torch_steps: int, repeats: int) -> list[Measurement]:
+    from jaxrl.tabular import make_tabular_train
+    from torch_reference.tabular import train as torch_train
+    cfg = TabularConfig(slippery=True, alphas=(0.1,), gammas=(0.99,), num_seeds=seeds, total_steps=steps)
+    train = make_tabular_train(cfg)
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    alphas, gammas = jnp.full(seeds, 0.1), jnp.full(seeds, 0.99)
+    program = jax.jit(jax.vmap(train)).lower(keys, alphas, gammas).compile()
+    med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys, alphas, gammas)), seeds * steps, repeats,
+                               warmup=False)
+    out = [Measurement("tabular", "jaxrl", {"seeds": seeds, "env": "FrozenLake 4x4 slippery"}, med,
+                       "q_updates/s", repeats, spread)]
+    tcfg = cfg.replace(total_steps=torch_steps, num_seeds=1)
+    med, spread, _ = time_rate(lambda: torch_train(tcfg, 0.1, 0.99, seed=0), torch_steps, repeats)
+    out.append(Measurement("tabular", "torch", {"seeds": 1, "env": "FrozenLake 4x4 slippery", "mode": "sequential"},
+                           med, "q_updates/s", repeats, spread,
+                           {"note": "the course's loop over Gymnasium; seeds run one after another"}))
+    return out
