@@ -70,14 +70,19 @@ def _usage_error(message: str):
 
 def cmd_train(argv) -> int:
     config, opts = parse_train_args(argv)
-    from jaxrl.envs import is_gymnax_env
+    from jaxrl.envs import is_gymnax_env, make_vector_env
     if not is_gymnax_env(config.env_id):
-        _usage_error(f"env_id={config.env_id!r}: this version trains gymnax environments only "
-                     "(the envpool Atari loops are not part of it yet)")
+        import envpool
+        if config.env_id in envpool.list_all_envs():
+            _usage_error(f"env_id={config.env_id!r} is an envpool environment: this version trains gymnax "
+                         "environments only (the envpool Atari loops are not part of it yet)")
+        try:
+            make_vector_env(config.env_id, 1)
+        except ValueError as e:
+            _usage_error(str(e))
     from rich.console import Console
 
     from jaxrl import rundir
-    from jaxrl.envs import make_vector_env
     from jaxrl.sweep import run_sweep, summarize
 
     console = Console(stderr=True)

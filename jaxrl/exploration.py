@@ -16,9 +16,11 @@ def exponential_epsilon(steps, start: float, final: float, decay: float):
 
 
 def linear_epsilon(steps, start: float, final: float, decay: float):
-    """Straight line from `start` (steps=0) to `final` (steps=decay), then constant."""
-    frac = jnp.clip(jnp.asarray(steps, jnp.float32) / decay, 0.0, 1.0)
-    return start + frac * (final - start)
+    """Straight line from `start` (steps=0) to `final` (steps=decay), then constant. Written as
+    `final + (start - final) * (decay - steps) / decay`: `decay - steps` is exact in float32 for integer step
+    counts, so epsilon keeps full relative precision near `final` (no cancellation in `1 - steps / decay`)."""
+    remaining = jnp.clip((decay - jnp.asarray(steps, jnp.float32)) / decay, 0.0, 1.0)
+    return final + (start - final) * remaining
 
 
 def make_epsilon_schedule(config: DQNConfig) -> Callable:

@@ -112,7 +112,7 @@ def test_normalize_image_divides_by_255():
 def test_clamp_gradients_elementwise():
     grads = {"w": jnp.array([-3.0, -0.5, 0.0, 0.7, 2.0], F32)}
     updates, _ = clamp_gradients(1.0).update(grads, None)
-    np.testing.assert_array_equal(updates["w"], [-1.0, -0.5, 0.0, 0.7, 1.0])
+    np.testing.assert_array_equal(updates["w"], np.array([-1.0, -0.5, 0.0, 0.7, 1.0], F32))
 
 
 def test_optimizer_clips_before_adam():

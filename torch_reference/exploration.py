@@ -15,7 +15,7 @@ def exponential_epsilon(steps, start: float, final: float, decay: float) -> floa
 
 
 def linear_epsilon(steps, start: float, final: float, decay: float) -> float:
-    return start + min(max(steps / decay, 0.0), 1.0) * (final - start)
+    return final + (start - final) * min(max((decay - steps) / decay, 0.0), 1.0)
 
 
 def make_epsilon_schedule(config: DQNConfig):
