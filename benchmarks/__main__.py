@@ -20,7 +20,7 @@ PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular")
 QUICK = {"seeds": [1, 4, 16], "sweep_steps": 3000, "batches": [32, 128], "capacity": 10_000, "adds": 1000,
          "tabular_steps": 20_000, "torch_tabular_steps": 5000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2}}
-FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 10_000, "batches": [32, 128, 512], "capacity": 50_000,
+FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512], "capacity": 50_000,
         "adds": 5000, "tabular_steps": 100_000, "torch_tabular_steps": 20_000, "matmul_n": 2048,
         "updates": {("mlp", 32): 2000, ("mlp", 128): 1000, ("mlp", 512): 500, ("cnn", 32): 20, ("cnn", 128): 6,
                     ("cnn", 512): 2}}

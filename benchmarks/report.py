@@ -20,7 +20,7 @@ def ratios(doc: dict) -> list[tuple[str, str, float]]:
         for t in ms:
             if t["impl"] != "torch" or t["name"] != m["name"]:
                 continue
-            same = all(t["params"].get(k) == v for k, v in m["params"].items() if k not in ("seeds", "where"))
+            same = all(t["params"].get(k) == v for k, v in m["params"].items() if k not in ("seeds", "where", "conv"))
             if same:
                 label = ", ".join(f"{k}={v}" for k, v in m["params"].items() if k not in ("steps_per_seed", "item", "where"))
                 out.append((m["name"], label, m["value"] / t["value"]))

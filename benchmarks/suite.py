@@ -128,7 +128,9 @@ def _torch_cartpole_seconds(cfg, repeats, threads):
 
 # ----------------------------------------------------------------------------------------------- update
 def bench_update(nets, batches, repeats: int, updates: int, peak: dict) -> list[Measurement]:
-    """Updates/s of the full DQN update (double DQN, Adam, Huber, clamp) on a fixed batch."""
+    """Updates/s of the full DQN update (double DQN, Adam, Huber, clamp), `updates` of them inside one jitted
+    loop as in training, alternating between two batches (so nothing is hoisted out of the loop). The CNN is
+    timed with both convolution kernels (`jaxrl.networks.Conv2D`)."""
     import torch
 
     from jaxrl.train import Transition, make_agent
@@ -142,37 +144,42 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict) -> list[
             flops = update_flops(cfg, macs)
             rng = np.random.default_rng(0)
             dtype = np.float32 if net == "mlp" else np.uint8
-            obs = (rng.normal(size=(batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
-            nobs = (rng.normal(size=(batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
-            tr = Transition(jnp.asarray(obs), jnp.asarray(rng.integers(0, actions, batch), jnp.int32),
-                            jnp.asarray(rng.normal(size=batch), jnp.float32), jnp.asarray(nobs),
-                            jnp.asarray(rng.random(batch) < 0.1))
-            agent = make_agent(cfg, actions, obs_shape)
-            params = agent.network.init(jax.random.PRNGKey(0), tr.obs[:1])
-            opt_state = agent.optimizer.init(params)
+            obs = (rng.normal(size=(2, batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
+            nobs = (rng.normal(size=(2, batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
+            pool = Transition(jnp.asarray(obs), jnp.asarray(rng.integers(0, actions, (2, batch)), jnp.int32),
+                              jnp.asarray(rng.normal(size=(2, batch)), jnp.float32), jnp.asarray(nobs),
+                              jnp.asarray(rng.random((2, batch)) < 0.1))
+            tr = jax.tree_util.tree_map(lambda x: x[0], pool)
+            for conv_impl in (("im2col", "xla") if net == "cnn" else ("auto",)):
+                agent = make_agent(cfg, actions, obs_shape, conv_impl=conv_impl)
+                params = agent.network.init(jax.random.PRNGKey(0), tr.obs[:1])
+                opt_state = agent.optimizer.init(params)
 
-            @jax.jit
-            def many(params, opt_state):
-                def body(_, c):
-                    p, o = c
-                    p, o, _, _ = agent.update(p, params, o, tr)
-                    return p, o
-                return jax.lax.fori_loop(0, updates, body, (params, opt_state))
+                @jax.jit
+                def many(params, opt_state, pool):
+                    def body(i, c):
+                        p, o = c
+                        b = jax.tree_util.tree_map(lambda x: x[i % 2], pool)
+                        p, o, _, _ = agent.update(p, params, o, b)
+                        return p, o
+                    return jax.lax.fori_loop(0, updates, body, (params, opt_state))
 
-            med, spread, _ = time_rate(lambda: jax.block_until_ready(many(params, opt_state)), updates, repeats)
-            out.append(Measurement("update", "jaxrl", {"net": net, "batch": batch}, med, "updates/s", repeats, spread,
-                                   {"flops_per_update": flops, "gflops": med * flops / 1e9,
-                                    "fraction_of_matmul_peak": med * flops / 1e9 / peak["jaxrl"]}))
+                med, spread, _ = time_rate(lambda: jax.block_until_ready(many(params, opt_state, pool)), updates,
+                                           repeats)
+                params_m = {"net": net, "batch": batch} | ({"conv": conv_impl} if net == "cnn" else {})
+                out.append(Measurement("update", "jaxrl", params_m, med, "updates/s", repeats, spread,
+                                       {"flops_per_update": flops, "gflops": med * flops / 1e9,
+                                        "fraction_of_matmul_peak": med * flops / 1e9 / peak["jaxrl"]}))
             tagent = Agent(cfg, actions, torch_shape, seed=0)
-            tobs = obs if net == "mlp" else np.ascontiguousarray(obs.transpose(0, 3, 1, 2))
-            tnobs = nobs if net == "mlp" else np.ascontiguousarray(nobs.transpose(0, 3, 1, 2))
-            tbatch = {"obs": torch.as_tensor(tobs), "action": torch.as_tensor(np.array(tr.action), dtype=torch.int64),
-                      "reward": torch.as_tensor(np.array(tr.reward)), "next_obs": torch.as_tensor(tnobs),
-                      "terminated": torch.as_tensor(np.array(tr.terminated))}
+            layout = (lambda x: x) if net == "mlp" else (lambda x: np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            tbatches = [{"obs": torch.as_tensor(layout(obs[j])), "next_obs": torch.as_tensor(layout(nobs[j])),
+                         "action": torch.as_tensor(np.array(pool.action[j]), dtype=torch.int64),
+                         "reward": torch.as_tensor(np.array(pool.reward[j])),
+                         "terminated": torch.as_tensor(np.array(pool.terminated[j]))} for j in range(2)]
 
             def torch_many():
-                for _ in range(updates):
-                    tagent.optimize(tbatch)
+                for i in range(updates):
+                    tagent.optimize(tbatches[i % 2])
 
             med, spread, _ = time_rate(torch_many, updates, repeats)
             out.append(Measurement("update", "torch", {"net": net, "batch": batch}, med, "updates/s", repeats, spread,

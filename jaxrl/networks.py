@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxrl.config import DQNConfig
@@ -33,6 +34,48 @@ class MLPTorso(nn.Module):
         return x
 
 
+def im2col_conv(x, kernel, stride: int):
+    """VALID 2-D convolution as strided slices + one matmul. `x: [B, H, W, C]`, `kernel: [kh, kw, C, O]` (HWIO)
+    -> `[B, Ho, Wo, O]`. Same result as `lax.conv_general_dilated` up to float32 summation order."""
+    kh, kw, c, o = kernel.shape
+    _, h, w, _ = x.shape
+    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+    cols = [x[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :]
+            for i in range(kh) for j in range(kw)]
+    return jnp.concatenate(cols, axis=-1) @ kernel.reshape(kh * kw * c, o)
+
+
+class Conv2D(nn.Module):
+    """VALID conv with `nn.Conv`'s parameters (`kernel` HWIO, lecun-normal; `bias` zeros) and two kernels:
+
+    * `impl="xla"`: `lax.conv_general_dilated` (cuDNN on GPU);
+    * `impl="im2col"`: strided slices + one matmul. On XLA:CPU (jax 0.10) the native convolution's backward
+      pass runs 4-20x slower inside a `lax.scan`/`while` body than at top level; im2col keeps it to matmuls;
+    * `impl="auto"`: im2col on the CPU backend, xla elsewhere.
+    """
+
+    features: int
+    kernel_size: int
+    stride: int
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        kernel, bias = kernel.astype(x.dtype), bias.astype(x.dtype)
+        impl = self.impl if self.impl != "auto" else ("im2col" if jax.default_backend() == "cpu" else "xla")
+        if impl == "im2col":
+            y = im2col_conv(x, kernel, self.stride)
+        elif impl == "xla":
+            y = jax.lax.conv_general_dilated(x, kernel, (self.stride, self.stride), "VALID",
+                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        else:
+            raise ValueError(f"Conv2D impl={self.impl!r}: expected 'auto', 'im2col' or 'xla'")
+        return y + bias.reshape((1, 1, 1, -1))
+
+
 class NatureCNNTorso(nn.Module):
     """Mnih et al. (2015) conv stack. `x: [B, 84, 84, C] (uint8 or float) -> [B, 3136]`.
 
@@ -41,15 +84,15 @@ class NatureCNNTorso(nn.Module):
     """
 
     normalize_image: bool = True
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x):
         x = _as_float(x)
         if self.normalize_image:
             x = x / 255.0
-        x = nn.relu(nn.Conv(32, (8, 8), strides=(4, 4), padding="VALID", name="conv_0")(x))
-        x = nn.relu(nn.Conv(64, (4, 4), strides=(2, 2), padding="VALID", name="conv_1")(x))
-        x = nn.relu(nn.Conv(64, (3, 3), strides=(1, 1), padding="VALID", name="conv_2")(x))
+        for i, (features, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
+            x = nn.relu(Conv2D(features, kernel, stride, self.conv_impl, name=f"conv_{i}")(x))
         return x.reshape((x.shape[0], -1))
 
 
@@ -108,13 +151,14 @@ def resolve_network_kind(config: DQNConfig, obs_shape: Sequence[int]) -> str:
     return "cnn" if len(obs_shape) == 3 else "mlp"
 
 
-def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) -> QNetwork:
-    """The Q-network a config asks for. CNN heads carry the Nature fc-512 layer."""
+def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int], *,
+                 conv_impl: str = "auto") -> QNetwork:
+    """The Q-network a config asks for. CNN heads carry the Nature fc-512 layer; `conv_impl` see `Conv2D`."""
     kind = resolve_network_kind(config, obs_shape)
     if kind == "cnn":
         if len(obs_shape) != 3:
             raise ValueError(f"DQNConfig.network='cnn' needs image observations [H, W, C], got {tuple(obs_shape)}")
-        torso, head_hidden = NatureCNNTorso(config.normalize_image), (512,)
+        torso, head_hidden = NatureCNNTorso(config.normalize_image, conv_impl), (512,)
     else:
         torso, head_hidden = MLPTorso(tuple(config.hidden_sizes)), ()
     head_cls = DuelingHead if config.dueling else QHead

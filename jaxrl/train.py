@@ -72,9 +72,9 @@ def target_update_due(env_steps, steps_since_last_check, period):
     return env_steps // period > (env_steps - steps_since_last_check) // period
 
 
-def make_agent(config: DQNConfig, num_actions: int, obs_shape) -> Agent:
+def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto") -> Agent:
     """Network, optimizer and the jittable DQN update for a config (env-independent)."""
-    network = make_network(config, num_actions, obs_shape)
+    network = make_network(config, num_actions, obs_shape, conv_impl=conv_impl)
     optimizer = make_optimizer(config)
 
     def loss_fn(params, target_params, batch: Transition):

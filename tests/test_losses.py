@@ -139,3 +139,19 @@ def test_optimizer_clips_before_adam():
     g2 = {"w": jnp.array([1.0, 1.0, 1.0], F32)}
     assert not np.allclose(opt_c.update(g2, s_c, params)[0]["w"], opt_n.update(g2, s_n, params)[0]["w"])
     assert isinstance(opt_c, optax.GradientTransformation)
+
+
+def test_conv_kernels_agree():
+    """im2col (the CPU default) and XLA's native convolution: same Q-values and gradients."""
+    cfg = DQNConfig(network="cnn", dueling=True)
+    x = jax.random.randint(jax.random.PRNGKey(3), (4, 84, 84, 4), 0, 256).astype(jnp.uint8)
+    nets = [make_network(cfg, 6, (84, 84, 4), conv_impl=impl) for impl in ("im2col", "xla")]
+    params = nets[0].init(jax.random.PRNGKey(0), x)
+    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(nets[1].init(jax.random.PRNGKey(0), x))
+    q = [np.asarray(n.apply(params, x)) for n in nets]
+    np.testing.assert_allclose(q[0], q[1], rtol=1e-5, atol=1e-6)
+    grads = [jax.grad(lambda p, n=n: jnp.sum(n.apply(p, x) ** 2))(params) for n in nets]
+    for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
+        assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b))
+    with pytest.raises(ValueError, match="impl"):
+        make_network(cfg, 6, (84, 84, 4), conv_impl="fft").init(jax.random.PRNGKey(0), x)
