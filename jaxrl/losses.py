@@ -74,3 +74,72 @@ def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
     error = targets - q_a
     per_example = huber(error) if kind == "huber" else jnp.square(error)
     return jnp.mean(per_example)
+
+
+def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
+    """n-step returns of sampled transitions, cut at the end of an episode (Sutton 1988; Hessel et al. 2018).
+
+    For steps k = 0..n-1 of the *same* environment starting at the sampled transition:
+      m = n, or 1 + the first k at which the episode ended (terminated or truncated);
+      G = sum_{k<m} gamma^k r_{t+k};   bootstrap discount = gamma^m (1 - terminated_{t+m-1});
+      the bootstrap observation is the `next_obs` of step m-1 (the true last observation after a truncation).
+    The n-step target is then `G + discount * v(next_obs_{m-1})`.
+
+    Args:
+      r_t, terminated_t, truncated_t: `[B, n]`.
+      gamma: discount factor.
+
+    Returns:
+      (returns `[B]`, bootstrap_discount `[B]`, last `[B]` int32 = m - 1).
+    """
+    chex.assert_rank([r_t, terminated_t, truncated_t], 2)
+    n = r_t.shape[1]
+    done = jnp.logical_or(terminated_t, truncated_t).astype(jnp.int32)
+    ended_before = (jnp.cumsum(done, axis=1) - done) > 0  # an earlier step of the window ended the episode
+    mask = (~ended_before).astype(r_t.dtype)
+    powers = gamma ** jnp.arange(n, dtype=r_t.dtype)
+    returns = jnp.sum(mask * powers[None, :] * r_t, axis=1)
+    m = jnp.sum(mask, axis=1).astype(jnp.int32)
+    last = m - 1
+    terminated_last = jnp.take_along_axis(terminated_t, last[:, None], axis=1)[:, 0].astype(r_t.dtype)
+    discount = gamma ** m.astype(r_t.dtype) * (1.0 - terminated_last)
+    return returns, discount, last
+
+
+def categorical_projection(z, probs_t, r_t, discount_t):
+    """Project the distribution `r + discount * Z` onto the fixed support `z` (C51, Bellemare et al. 2017).
+
+    Each atom's mass goes to its two neighbours on the support in proportion to closeness (Algorithm 1),
+    written as `m_j = sum_i p_i clip(1 - |clip(Tz_i) - z_j| / dz, 0, 1)`, which also covers Tz_i landing
+    exactly on an atom.
+
+    Args:
+      z: support, evenly spaced, `[N]`.
+      probs_t: target distribution at s_t for the bootstrap action, `[B, N]`.
+      r_t, discount_t: `[B]`.
+
+    Returns:
+      projected probabilities `[B, N]` (rows sum to the rows of `probs_t`), gradients stopped.
+    """
+    chex.assert_rank([z, probs_t, r_t, discount_t], [1, 2, 1, 1])
+    dz = z[1] - z[0]
+    tz = jnp.clip(r_t[:, None] + discount_t[:, None] * z[None, :], z[0], z[-1])  # [B, N]
+    weights = jnp.clip(1.0 - jnp.abs(tz[:, :, None] - z[None, None, :]) / dz, 0.0, 1.0)  # [B, N_i, N_j]
+    return jax.lax.stop_gradient(jnp.einsum("bi,bij->bj", probs_t, weights))
+
+
+def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
+    """Cross-entropy between the projected target distribution and the predicted one for the taken action.
+
+    Args:
+      logits_tm1: `[B, A, N]`; a_tm1: `[B]` int; target_probs: `[B, N]` (from `categorical_projection`).
+      weights: optional importance weights `[B]` (prioritized replay).
+
+    Returns:
+      (scalar loss = weighted mean over the batch, per-example cross-entropy `[B]` for priorities).
+    """
+    chex.assert_rank([logits_tm1, a_tm1, target_probs], [3, 1, 2])
+    logits_a = jnp.take_along_axis(logits_tm1, a_tm1[:, None, None].astype(jnp.int32), axis=1)[:, 0]
+    per_example = -jnp.sum(target_probs * jax.nn.log_softmax(logits_a, axis=-1), axis=-1)
+    w = jnp.ones_like(per_example) if weights is None else weights
+    return jnp.mean(w * per_example), per_example

@@ -30,3 +30,44 @@ def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
     if kind == "mse":
         return F.mse_loss(q_a, targets)
     raise ValueError(f"td_loss kind={kind!r}: expected one of ('huber', 'mse')")
+
+
+def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
+    """`[B, n]` windows -> (returns, bootstrap discount, last index), looping over the window like a textbook."""
+    batch, n = r_t.shape
+    returns = torch.zeros(batch, dtype=r_t.dtype)
+    discount = torch.zeros(batch, dtype=r_t.dtype)
+    last = torch.zeros(batch, dtype=torch.int64)
+    for b in range(batch):
+        g, k = 0.0, 0
+        for k in range(n):
+            g += gamma**k * float(r_t[b, k])
+            if terminated_t[b, k] or truncated_t[b, k]:
+                break
+        returns[b] = g
+        last[b] = k
+        discount[b] = 0.0 if terminated_t[b, k] else gamma ** (k + 1)
+    return returns, discount, last
+
+
+def categorical_projection(z, probs_t, r_t, discount_t):
+    """Bellemare et al. (2017), Algorithm 1: for each atom, split its mass between floor(b) and ceil(b)."""
+    v_min, v_max, n = float(z[0]), float(z[-1]), z.shape[0]
+    dz = (v_max - v_min) / (n - 1)
+    with torch.no_grad():
+        tz = (r_t[:, None] + discount_t[:, None] * z[None, :]).clamp(v_min, v_max)
+        b = (tz - v_min) / dz
+        lower, upper = b.floor().long(), b.ceil().long()
+        m = torch.zeros_like(probs_t)
+        same = lower == upper  # b landed exactly on an atom: all of it goes there
+        m.scatter_add_(1, lower, probs_t * (upper.float() - b + same.float()))
+        m.scatter_add_(1, upper, probs_t * (b - lower.float()))
+    return m
+
+
+def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
+    """(weighted mean cross-entropy, per-example cross-entropy) for the taken actions."""
+    logits_a = logits_tm1[torch.arange(logits_tm1.shape[0]), a_tm1.long()]
+    per_example = -(target_probs * torch.log_softmax(logits_a, dim=-1)).sum(-1)
+    w = torch.ones_like(per_example) if weights is None else weights
+    return (w * per_example).mean(), per_example

@@ -1,0 +1,117 @@
+"""Rainbow parts as pure functions: n-step targets, the C51 projection and loss, the PER sum-tree."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from jaxrl import per
+from jaxrl.losses import categorical_projection, categorical_td_loss, n_step_targets
+
+F32 = np.float32
+
+
+def test_n_step_hand_computed():
+    gamma = 0.9
+    r = jnp.array([[1.0, 2.0, 3.0],    # no episode end: 1 + 0.9*2 + 0.81*3 = 5.23, discount 0.729
+                   [1.0, 2.0, 3.0],    # terminated at k=1: 1 + 1.8 = 2.8, discount 0
+                   [1.0, 2.0, 3.0],    # truncated at k=0: 1, discount 0.9 (bootstrap from next_obs_0)
+                   [1.0, 2.0, 3.0]], F32)  # terminated at k=2: 5.23, discount 0
+    term = jnp.array([[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], bool)
+    trunc = jnp.array([[0, 0, 0], [0, 0, 0], [1, 0, 1], [0, 0, 0]], bool)
+    returns, discount, last = n_step_targets(r, term, trunc, gamma)
+    np.testing.assert_allclose(returns, [5.23, 2.8, 1.0, 5.23], rtol=1e-6)
+    np.testing.assert_allclose(discount, [0.729, 0.0, 0.9, 0.0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(last, [2, 1, 0, 2])
+
+
+def test_n_step_with_n_1_is_one_step():
+    r = jnp.array([[0.5], [2.0]], F32)
+    returns, discount, last = n_step_targets(r, jnp.array([[False], [True]]), jnp.array([[False], [False]]), 0.99)
+    np.testing.assert_allclose(returns, [0.5, 2.0])
+    np.testing.assert_allclose(discount, [0.99, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(last, [0, 0])
+
+
+def test_categorical_projection_hand_computed():
+    z = jnp.linspace(-2.0, 2.0, 5)  # atoms -2 -1 0 1 2, dz = 1
+    probs = jnp.array([[0.0, 0.0, 1.0, 0.0, 0.0],   # all mass at 0
+                       [0.5, 0.0, 0.0, 0.0, 0.5]], F32)
+    # row 0: r=0.5, discount 1 -> 0.5 lands between atoms 0 and 1: 0.5 / 0.5
+    # row 1: r=1, discount 0.5 -> atoms -2 -> 0, 2 -> 2: mass 0.5 at atom 0, 0.5 at atom 2
+    got = categorical_projection(z, probs, jnp.array([0.5, 1.0]), jnp.array([1.0, 0.5]))
+    np.testing.assert_allclose(got, [[0, 0, 0.5, 0.5, 0], [0, 0, 0.5, 0, 0.5]], atol=1e-6)
+    # clipping: r = 10 puts everything on v_max
+    got = categorical_projection(z, probs, jnp.array([10.0, 10.0]), jnp.array([1.0, 1.0]))
+    np.testing.assert_allclose(got[:, -1], [1.0, 1.0], atol=1e-6)
+
+
+def test_categorical_projection_conserves_mass():
+    key = jax.random.PRNGKey(0)
+    z = jnp.linspace(-10.0, 10.0, 51)
+    probs = jax.nn.softmax(jax.random.normal(key, (64, 51)), axis=-1)
+    r = jax.random.normal(jax.random.PRNGKey(1), (64,)) * 5
+    discount = jax.random.uniform(jax.random.PRNGKey(2), (64,))
+    out = categorical_projection(z, probs, r, discount)
+    np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)
+    assert (np.asarray(out) >= 0).all()
+    # the mean is preserved where no clipping happens
+    inside = np.abs(np.asarray(r)) + 10 * np.asarray(discount) < 10
+    np.testing.assert_allclose((out * z[None, :]).sum(-1)[inside], (r + discount * (probs * z[None, :]).sum(-1))[inside],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_categorical_loss_is_cross_entropy():
+    logits = jnp.log(jnp.array([[[0.25, 0.75], [0.5, 0.5]]], F32))  # B=1, A=2, N=2
+    target = jnp.array([[1.0, 0.0]], F32)
+    loss, per_example = categorical_td_loss(logits, jnp.array([0]), target)
+    np.testing.assert_allclose(loss, -np.log(0.25), rtol=1e-6)
+    loss_w, _ = categorical_td_loss(logits, jnp.array([0]), target, weights=jnp.array([0.5]))
+    np.testing.assert_allclose(loss_w, -0.5 * np.log(0.25), rtol=1e-6)
+
+
+def test_sum_tree_sampling_frequencies_chi_square():
+    tree = per.init(10)
+    values = jnp.array([1.0, 2.0, 3.0, 4.0, 0.0, 5.0, 6.0, 7.0, 8.0, 9.0], F32)
+    tree = per.set_values(tree, jnp.arange(10), values)
+    assert float(per.total(tree)) == pytest.approx(45.0)
+    idx, probs = jax.jit(per.sample, static_argnums=2)(tree, jax.random.PRNGKey(0), 100_000)
+    counts = np.bincount(np.asarray(idx), minlength=10)
+    assert counts[4] == 0 and idx.max() < 10  # zero priority and padding leaves are never drawn
+    expected = np.asarray(values) / 45.0 * 100_000
+    nz = expected > 0
+    chi2, p = stats.chisquare(counts[nz], expected[nz])
+    assert p > 0.001, (chi2, p, counts)
+    np.testing.assert_allclose(probs, np.asarray(values)[np.asarray(idx)] / 45.0, rtol=1e-6)
+
+
+def test_importance_weights_formula_and_beta():
+    probs = jnp.array([0.1, 0.2, 0.4], F32)
+    w = per.importance_weights(probs, 10, 0.5)
+    raw = (10 * np.array([0.1, 0.2, 0.4])) ** -0.5
+    np.testing.assert_allclose(w, raw / raw.max(), rtol=1e-6)
+    np.testing.assert_allclose([per.beta_schedule(s, 0.4, 100) for s in (0, 50, 100, 200)], [0.4, 0.7, 1.0, 1.0],
+                               rtol=1e-6)
+
+
+def test_priority_updates_after_wrap_around():
+    """A ring of capacity 5 written 7 times: slots 0 and 1 are overwritten, get max priority, then updates."""
+    tree = per.init(5)
+    tree = per.add_new(tree, jnp.arange(5))  # first pass: all at max priority 1
+    tree = per.update_priorities(tree, jnp.array([0, 1, 2]), jnp.array([3.0, 0.5, 1.0]), alpha=1.0, eps=0.0)
+    assert float(tree.max_priority) == 3.0
+    tree = per.add_new(tree, jnp.array([0, 1]))  # wrap-around: slots 0, 1 rewritten -> priority 3 (max)
+    np.testing.assert_allclose(per.leaf_values(tree, 5), [3.0, 3.0, 1.0, 1.0, 1.0])
+    tree = per.update_priorities(tree, jnp.array([1]), jnp.array([-2.0]), alpha=0.5, eps=0.0)
+    np.testing.assert_allclose(per.leaf_values(tree, 5), [3.0, 2.0**0.5, 1.0, 1.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(per.total(tree), 6.0 + 2.0**0.5, rtol=1e-6)
+    # every inner node equals the sum of its children
+    nodes = np.asarray(tree.nodes)
+    for i in range(1, len(nodes) // 2):
+        assert nodes[i] == pytest.approx(nodes[2 * i] + nodes[2 * i + 1], rel=1e-6)
+
+
+def test_per_bad_capacity():
+    with pytest.raises(ValueError, match="capacity"):
+        per.init(0)
