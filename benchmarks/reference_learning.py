@@ -25,9 +25,18 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=50_000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="DQNConfig overrides of the cartpole preset, e.g. target_update_frequency=250")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     cfg = get_preset("cartpole").replace(total_steps=args.steps)
+    for item in args.set:
+        field, _, value = item.partition("=")
+        current = getattr(cfg, field, None)
+        if current is None or not value:
+            p.error(f"--set {item!r}: expected FIELD=VALUE with a DQNConfig field")
+        cfg = cfg.replace(**{field: type(current)(value) if not isinstance(current, bool) else value == "True"})
+    cfg.validate()
     info = machine_info()
     rows = []
     for seed in args.seeds:
@@ -43,7 +52,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"machine": info, "config": cfg.to_dict(), "command": "python -m benchmarks.reference_learning "
            + " ".join(f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in
-                      {"seeds": args.seeds, "steps": args.steps, "threads": args.threads}.items()),
+                      {"seeds": args.seeds, "steps": args.steps, "threads": args.threads, "set": args.set}.items()
+                      if v != []),
            "seeds": rows, "seeds_reaching_475": sum(r["first_step_mean_ge_475"] is not None for r in rows)}
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"{doc['seeds_reaching_475']}/{len(rows)} seeds reached a 10-episode mean >= 475 within {args.steps} "
