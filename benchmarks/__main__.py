@@ -9,12 +9,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
-
-os.environ.setdefault("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", ""))
 
 PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular")
 QUICK = {"seeds": [1, 4, 16], "sweep_steps": 3000, "batches": [32, 128], "capacity": 10_000, "adds": 1000,

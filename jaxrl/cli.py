@@ -126,10 +126,17 @@ def print_summary(summary: dict, console) -> None:
     console.print(line)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with jaxrl's error contract: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        _usage_error(message)
+
+
 def _tabular_parser() -> argparse.ArgumentParser:
     from jaxrl.config import TabularConfig
     d = TabularConfig()
-    p = argparse.ArgumentParser(prog="jaxrl tabular", description="Tabular Q-learning on FrozenLake, every seed and "
+    p = _Parser(prog="jaxrl tabular", description="Tabular Q-learning on FrozenLake, every seed and "
                                 "(alpha, gamma) grid point in one jitted program.")
     p.add_argument("--env", default="FrozenLake-v1", help="environment (only FrozenLake-v1)")
     p.add_argument("--map", dest="map_name", default=d.map_name, help="4x4 or 8x8 (default: %(default)s)")
@@ -150,15 +157,8 @@ def _tabular_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2
-        _usage_error(message)
-
-
 def cmd_tabular(argv) -> int:
-    parser = _tabular_parser()
-    parser.__class__ = _Parser
-    args = parser.parse_args(argv)
+    args = _tabular_parser().parse_args(argv)
     if args.env != "FrozenLake-v1":
         _usage_error(f"--env {args.env!r}: only FrozenLake-v1 is supported")
     from jaxrl.config import TabularConfig

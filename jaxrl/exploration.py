@@ -7,7 +7,6 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxrl.config import DQNConfig
 
 
 def exponential_epsilon(steps, start: float, final: float, decay: float):
@@ -23,9 +22,13 @@ def linear_epsilon(steps, start: float, final: float, decay: float):
     return final + (start - final) * remaining
 
 
-def make_epsilon_schedule(config: DQNConfig) -> Callable:
-    """`steps -> eps` for the config's schedule."""
-    fn = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+SCHEDULES = {"exponential": exponential_epsilon, "linear": linear_epsilon}
+
+
+def make_epsilon_schedule(config) -> Callable:
+    """`steps -> eps` for the config's schedule (any config with egreedy, egreedy_final, egreedy_decay and
+    epsilon_schedule fields: `DQNConfig`, `TabularConfig`)."""
+    fn = SCHEDULES[config.epsilon_schedule]
     return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
 
 

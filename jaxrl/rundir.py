@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,12 +114,10 @@ def plot_learning_curves(path: Path, episodes: dict, num_seeds: int, total_steps
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for c in curves[:16]:
         ax.plot(grid, c, color="tab:blue", alpha=0.15, lw=0.8)
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-            lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+    with warnings.catch_warnings():  # all-NaN columns (before any seed has `window` episodes) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        lo, hi = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
     ax.fill_between(grid, lo, hi, color="tab:blue", alpha=0.08, label="min..max")
     ax.fill_between(grid, mean - std, mean + std, color="tab:blue", alpha=0.25, label="mean ± std")
     ax.plot(grid, mean, color="tab:blue", lw=2, label=f"mean over {num_seeds} seeds")

@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxrl.config import TabularConfig
 from jaxrl.envs.frozen_lake import FrozenLakeTables, frozen_lake_tables, make_frozen_lake
-from jaxrl.exploration import exponential_epsilon, linear_epsilon
+from jaxrl.exploration import make_epsilon_schedule
 
 NUM_BUCKETS = 100  # learning-curve resolution: episodes are aggregated into this many step buckets
 
@@ -53,14 +53,14 @@ def make_tabular_train(config: TabularConfig, tables: FrozenLakeTables | None = 
     reset, env_step = make_frozen_lake(tables, config.max_episode_steps)
     n_s, n_a = tables.num_states, tables.num_actions
     deterministic = config.update == "deterministic"
-    schedule = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+    epsilon = make_epsilon_schedule(config)
     steps_per_bucket = -(-config.total_steps // NUM_BUCKETS)
 
     def train(key, alpha, gamma):
         def step(carry, t):
             q, env_state, ep_return, key = carry
             key, explore_key, random_key, greedy_key, env_key = jax.random.split(key, 5)
-            eps = schedule(t, config.egreedy, config.egreedy_final, config.egreedy_decay)
+            eps = epsilon(t)
             s = env_state.position
             a = jnp.where(jax.random.uniform(explore_key) < eps,
                           jax.random.randint(random_key, (), 0, n_a, dtype=jnp.int32), greedy_action(greedy_key, q[s]))

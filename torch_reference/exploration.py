@@ -6,7 +6,6 @@ import math
 
 import torch
 
-from jaxrl.config import DQNConfig
 
 
 def exponential_epsilon(steps, start: float, final: float, decay: float) -> float:
@@ -18,8 +17,12 @@ def linear_epsilon(steps, start: float, final: float, decay: float) -> float:
     return final + (start - final) * min(max((decay - steps) / decay, 0.0), 1.0)
 
 
-def make_epsilon_schedule(config: DQNConfig):
-    fn = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+SCHEDULES = {"exponential": exponential_epsilon, "linear": linear_epsilon}
+
+
+def make_epsilon_schedule(config):
+    """`steps -> eps` for a DQNConfig or TabularConfig."""
+    fn = SCHEDULES[config.epsilon_schedule]
     return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
 
 

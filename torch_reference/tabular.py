@@ -8,7 +8,7 @@ import gymnasium as gym
 import torch
 
 from jaxrl.config import TabularConfig
-from torch_reference.exploration import exponential_epsilon, linear_epsilon
+from torch_reference.exploration import make_epsilon_schedule
 
 
 def q_update(q, s, a, r, s_next, terminated, alpha, gamma, *, deterministic: bool):
@@ -34,13 +34,13 @@ def train(config: TabularConfig, alpha: float, gamma: float, seed: int = 0) -> d
     n_s, n_a = env.observation_space.n, env.action_space.n
     q = torch.zeros(n_s, n_a)
     generator = torch.Generator().manual_seed(seed)
-    schedule = {"exponential": exponential_epsilon, "linear": linear_epsilon}[config.epsilon_schedule]
+    epsilon = make_epsilon_schedule(config)
     deterministic = config.update == "deterministic"
     state, _ = env.reset(seed=seed)
     returns, episode_return = [], 0.0
     start = time.perf_counter()
     for t in range(config.total_steps):
-        eps = schedule(t, config.egreedy, config.egreedy_final, config.egreedy_decay)
+        eps = epsilon(t)
         if torch.rand(1, generator=generator).item() < eps:
             action = int(torch.randint(n_a, (1,), generator=generator))
         else:
