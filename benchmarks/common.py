@@ -27,6 +27,12 @@ class Measurement:
     extra: dict = dataclasses.field(default_factory=dict)  # compile_seconds, gflops, ...
 
 
+def spread(rates) -> float:
+    """(max - min) / median of repeated rates."""
+    rates = [float(r) for r in rates]
+    return (max(rates) - min(rates)) / statistics.median(rates)
+
+
 def time_rate(run: Callable[[], object], work: float, repeats: int = 3, warmup: bool = True):
     """Rates `work / seconds` of `repeats` timed calls of `run` (which must block until done).
     Returns (median, spread, rates)."""
@@ -37,8 +43,7 @@ def time_rate(run: Callable[[], object], work: float, repeats: int = 3, warmup: 
         t0 = time.perf_counter()
         run()
         rates.append(work / (time.perf_counter() - t0))
-    med = statistics.median(rates)
-    return med, (max(rates) - min(rates)) / med, rates
+    return statistics.median(rates), spread(rates), rates
 
 
 def cpu_model() -> str:

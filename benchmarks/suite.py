@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import Measurement, time_rate
+from benchmarks.common import spread as spread_of
 from jaxrl.config import DQNConfig, TabularConfig, get_preset
 
 # Issue setting for the sweep and update benchmarks: batch 128, one update per env step, 64-64 MLP.
@@ -92,7 +93,7 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
     rate = total_steps / np.median(single)
     out.append(Measurement("cartpole_sweep", "torch", {"seeds": 1, "steps_per_seed": total_steps,
                                                        "mode": "sequential"}, rate, "env_steps/s", repeats,
-                           _spread(total_steps / np.array(single)),
+                           spread_of(total_steps / np.array(single)),
                            {"gflops": rate * flops_per_step / 1e9, "threads": threads,
                             "note": "seeds run one after another: the aggregate rate for any seed count"}))
     procs = os.cpu_count() or 1
@@ -103,13 +104,8 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
         rates.append(procs * total_steps / max(seconds))
     out.append(Measurement("cartpole_sweep", "torch_parallel", {"seeds": procs, "steps_per_seed": total_steps,
                                                                 "processes": procs, "threads_per_process": 1},
-                           float(np.median(rates)), "env_steps/s", repeats, _spread(np.array(rates))))
+                           float(np.median(rates)), "env_steps/s", repeats, spread_of(np.array(rates))))
     return out
-
-
-def _spread(rates) -> float:
-    rates = np.asarray(rates, float)
-    return float((rates.max() - rates.min()) / np.median(rates))
 
 
 def _torch_worker(cfg, seed):

@@ -68,6 +68,14 @@ def _usage_error(message: str):
     raise SystemExit(EXIT_USAGE)
 
 
+def _make_out_dir(out_dir: Path) -> Path:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
+    return out_dir
+
+
 def cmd_train(argv) -> int:
     config, opts = parse_train_args(argv)
     from jaxrl.envs import is_gymnax_env, make_vector_env
@@ -76,25 +84,20 @@ def cmd_train(argv) -> int:
         if config.env_id in envpool.list_all_envs():
             _usage_error(f"env_id={config.env_id!r} is an envpool environment: this version trains gymnax "
                          "environments only (the envpool Atari loops are not part of it yet)")
-        try:
-            make_vector_env(config.env_id, 1)
-        except ValueError as e:
-            _usage_error(str(e))
+    try:
+        env = make_vector_env(config.env_id, 1)
+    except ValueError as e:
+        _usage_error(str(e))
     from rich.console import Console
 
     from jaxrl import rundir
     from jaxrl.sweep import run_sweep, summarize
 
     console = Console(stderr=True)
-    out_dir = opts.out_dir or rundir.default_run_dir(opts.preset)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
+    out_dir = _make_out_dir(opts.out_dir or rundir.default_run_dir(opts.preset))
     console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds} "
                   f"steps/seed={config.total_steps:,} -> {out_dir}")
     result = run_sweep(config, progress=not opts.no_progress, console=console)
-    env = make_vector_env(config.env_id, 1)
     threshold = 475.0 if config.env_id == "CartPole-v1" else None
     summary = summarize(result, window=opts.window, solve_threshold=threshold)
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window,
@@ -176,11 +179,7 @@ def cmd_tabular(argv) -> int:
 
     from jaxrl import rundir, tabular
     console = Console(stderr=True)
-    out_dir = args.out_dir or rundir.default_run_dir("frozenlake")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
+    out_dir = _make_out_dir(args.out_dir or rundir.default_run_dir("frozenlake"))
     with console.status(f"training {len(config.grid)} x {config.num_seeds} Q-tables ..."):
         q, metrics, seconds = tabular.run_tabular(config)
     tables = tabular.frozen_lake_tables(config.map_name, config.slippery)

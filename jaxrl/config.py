@@ -81,11 +81,6 @@ class DQNConfig:
 
     # ----- derived values (never stored) -----
     @property
-    def steps_per_iteration(self) -> int:
-        """Env steps per vectorized env step."""
-        return self.num_envs
-
-    @property
     def iterations_per_update_block(self) -> int:
         """Vectorized env steps between two rounds of updates."""
         return max(1, self.train_frequency // self.num_envs)

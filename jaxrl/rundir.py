@@ -86,6 +86,14 @@ def write_tensorboard(path: Path, result) -> None:
             writer.add_scalar("mean_over_seeds/loss", float(losses[i:i + stride].mean()), step)
 
 
+def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each run of `window` consecutive values (empty if fewer)."""
+    if len(x) < window:
+        return np.zeros(0)
+    c = np.cumsum(np.concatenate([[0.0], x]))
+    return (c[window:] - c[:-window]) / window
+
+
 def curves_on_grid(episodes: dict, num_seeds: int, total_steps: int, window: int, points: int = 200):
     """Per-seed rolling mean return (last `window` episodes) sampled on a common step grid: `[S, points]`
     (NaN before a seed's first `window` episodes)."""
@@ -96,8 +104,7 @@ def curves_on_grid(episodes: dict, num_seeds: int, total_steps: int, window: int
         ret, step = episodes["return"][mask], episodes["step"][mask]
         if len(ret) < window:
             continue
-        c = np.cumsum(np.concatenate([[0.0], ret]))
-        rolling = (c[window:] - c[:-window]) / window
+        rolling = rolling_mean(ret, window)
         ends = step[window - 1:]
         idx = np.searchsorted(ends, grid, side="right") - 1
         curves[s] = np.where(idx >= 0, rolling[np.maximum(idx, 0)], np.nan)

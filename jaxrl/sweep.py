@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from jaxrl.config import DQNConfig
+from jaxrl.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.train import make_train
 
 
@@ -107,14 +108,6 @@ def episodes_from_metrics(metrics, num_envs: int) -> dict:
 
 def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
     return [episodes["return"][episodes["seed"] == s] for s in range(num_seeds)]
-
-
-def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
-    """Mean of each run of `window` consecutive values (empty if fewer)."""
-    if len(x) < window:
-        return np.zeros(0)
-    c = np.cumsum(np.concatenate([[0.0], x]))
-    return (c[window:] - c[:-window]) / window
 
 
 def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[float] = None) -> dict:

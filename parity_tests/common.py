@@ -75,10 +75,11 @@ def to_torch(batch: dict, kind: str) -> dict:
     return out
 
 
-def grads_in_torch_layout(grads, like: torch.nn.Module) -> dict:
-    """JAX grads (a params-shaped tree) converted with the weight rules, keyed like `like.state_dict()`."""
+def flax_tree_in_torch_layout(tree, like: torch.nn.Module) -> dict:
+    """A params-shaped Flax tree (parameters or gradients) converted with the weight rules, keyed like
+    `like.state_dict()`."""
     scratch = copy.deepcopy(like)
-    flax_to_torch(jax.device_get(grads), scratch)
+    flax_to_torch(jax.device_get(tree), scratch)
     return {k: v.numpy() for k, v in scratch.state_dict().items()}
 
 

@@ -26,14 +26,15 @@ def _flat_params(params: dict) -> dict:
     return {f"{part}.{layer}": leaves for part in ("torso", "head") for layer, leaves in p.get(part, {}).items()}
 
 
-def _is_flattened_cnn_input(name: str, leaves: dict, is_cnn: bool) -> bool:
-    return is_cnn and name.startswith("head.") and leaves["kernel"].shape[0] == int(np.prod(CNN_OUT_HWC))
+def _is_cnn_flatten_kernel(part: str, kernel_in: int, is_cnn: bool) -> bool:
+    """The head's first Dense after the CNN: its input rows follow the flatten order of the conv output."""
+    return is_cnn and part == "head" and kernel_in == int(np.prod(CNN_OUT_HWC))
 
 
 def flax_to_torch(params: dict, torch_net: torch.nn.Module) -> None:
     """Copy Flax params into `torch_net` (in place)."""
     flat = _flat_params(params)
-    is_cnn = any("conv" in n for n in flat)
+    is_cnn = any(".conv_" in n for n in flat)
     state = {}
     for name, leaves in flat.items():
         part, layer = name.split(".")
@@ -41,7 +42,7 @@ def flax_to_torch(params: dict, torch_net: torch.nn.Module) -> None:
         if kernel.ndim == 4:  # HWIO -> OIHW
             weight = np.transpose(kernel, (3, 2, 0, 1))
         else:
-            if _is_flattened_cnn_input(name, leaves, is_cnn):  # rows (h, w, c) -> (c, h, w)
+            if _is_cnn_flatten_kernel(part, kernel.shape[0], is_cnn):  # rows (h, w, c) -> (c, h, w)
                 kernel = kernel.reshape(*CNN_OUT_HWC, -1).transpose(2, 0, 1, 3).reshape(kernel.shape)
             weight = kernel.T
         state[f"{part}.layers.{layer}.weight"] = torch.from_numpy(np.array(weight))
@@ -66,8 +67,8 @@ def torch_to_flax(torch_net: torch.nn.Module) -> dict:
             entry["kernel"] = np.ascontiguousarray(np.transpose(value, (2, 3, 1, 0)))
         else:
             kernel = value.T
-            if is_cnn and part == "head" and kernel.shape[0] == int(np.prod(CNN_OUT_HWC)):  # (c,h,w) -> (h,w,c)
-                c, h, w = CNN_OUT_HWC[2], CNN_OUT_HWC[0], CNN_OUT_HWC[1]
+            if _is_cnn_flatten_kernel(part, kernel.shape[0], is_cnn):  # rows (c, h, w) -> (h, w, c)
+                h, w, c = CNN_OUT_HWC
                 kernel = kernel.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(kernel.shape)
             entry["kernel"] = np.ascontiguousarray(kernel)
     return {"params": out}

@@ -12,7 +12,7 @@ import torch
 import jaxrl.losses as jl
 import torch_reference.losses as tl
 from jaxrl.config import DQNConfig
-from parity_tests.common import (build_pair, grads_in_torch_layout, rel_err, random_batch, to_jax, to_torch,
+from parity_tests.common import (build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch,
                                  torch_params)
 from parity_tests.convert import flax_to_torch, nhwc_to_nchw, torch_to_flax
 
@@ -79,7 +79,7 @@ def _both_sides(cfg, seed, batch_size=8):
     tagent.network.zero_grad()
     t_loss.backward()
     t_grads = {k: p.grad.numpy() for k, p in tagent.network.named_parameters()}
-    j_grads = grads_in_torch_layout(j_grads, tagent.network)
+    j_grads = flax_tree_in_torch_layout(j_grads, tagent.network)
     return (np.asarray(j_targets), t_targets), (float(j_loss), t_loss.item()), (j_grads, t_grads)
 
 

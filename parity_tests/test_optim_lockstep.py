@@ -16,7 +16,7 @@ import torch
 from jaxrl.config import DQNConfig, get_preset
 from jaxrl.optim import make_optimizer as jax_optimizer
 from jaxrl.train import target_update_due
-from parity_tests.common import SyntheticPongReplay, build_pair, grads_in_torch_layout, rel_err, random_batch, to_jax, to_torch, torch_params
+from parity_tests.common import SyntheticPongReplay, build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch, torch_params
 from torch_reference.optim import clamp_gradients
 from torch_reference.optim import make_optimizer as torch_optimizer
 
@@ -103,8 +103,8 @@ def run_lockstep(cfg: DQNConfig, num_updates: int = 200, copy_every: int = 10, s
         j_losses.append(float(loss))
         t_losses.append(tagent.optimize(to_torch(batch, kind), env_steps=i + 1))
     return {"jax_losses": np.array(j_losses), "torch_losses": np.array(t_losses), "initial": initial,
-            "jax_params": grads_in_torch_layout(params, tagent.network), "torch_params": torch_params(tagent.network),
-            "jax_target": grads_in_torch_layout(target_params, tagent.target_network),
+            "jax_params": flax_tree_in_torch_layout(params, tagent.network), "torch_params": torch_params(tagent.network),
+            "jax_target": flax_tree_in_torch_layout(target_params, tagent.target_network),
             "torch_target": torch_params(tagent.target_network)}
 
 
