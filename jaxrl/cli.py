@@ -24,6 +24,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--window", type=int, default=10)
+    p.add_argument("--resume", type=Path, default=None)
     p.add_argument("-h", "--help", action="store_true")
     return p
 
@@ -34,6 +35,10 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
   --preset NAME      hyperparameter preset: {', '.join(sorted(PRESETS))} (default: cartpole)
   --out-dir DIR      run directory (default: runs/<preset>-<timestamp>/)
   --window N         episodes averaged for the per-seed final return (default: 10)
+  --resume DIR       continue an envpool (Atari) run from DIR/checkpoint.msgpack with DIR's own config
+                     (no other config flags allowed)
+  --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
+                     jitted lax.scan chunks (default for preset pong: xla)
   --no-progress      no progress bar
   --FIELD VALUE      any DQNConfig field, hyphenated, overriding the preset (listed below)
 """
@@ -44,6 +49,8 @@ def parse_train_args(argv):
     opts, rest = _train_parser().parse_known_args(argv)
     if opts.help:
         print(TRAIN_HELP)
+    if opts.resume is not None:
+        return _resume_config(opts, rest, argv), opts
     try:
         preset = get_preset(opts.preset)
     except ValueError as e:
@@ -63,6 +70,21 @@ def parse_train_args(argv):
     return config, opts
 
 
+def _resume_config(opts, rest, argv):
+    """`--resume DIR`: the run's own config; any other config flag is a conflict."""
+    if rest or opts.out_dir is not None or any(a.startswith("--preset") for a in argv):
+        _usage_error("--resume DIR continues a run with DIR's own config: drop "
+                     + (" ".join(rest) if rest else "--out-dir/--preset"))
+    from jaxrl import rundir
+    try:
+        meta = rundir.read_config(opts.resume)
+        config = DQNConfig.from_dict(meta["config"]).validate()
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as e:
+        _usage_error(f"--resume {opts.resume}: {e}")
+    opts.preset = meta.get("preset")
+    return config
+
+
 def _usage_error(message: str):
     print(f"jaxrl: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
@@ -78,12 +100,15 @@ def _make_out_dir(out_dir: Path) -> Path:
 
 def cmd_train(argv) -> int:
     config, opts = parse_train_args(argv)
-    from jaxrl.envs import is_gymnax_env, make_vector_env
+    from jaxrl.envs import is_gymnax_env
     if not is_gymnax_env(config.env_id):
-        import envpool
-        if config.env_id in envpool.list_all_envs():
-            _usage_error(f"env_id={config.env_id!r} is an envpool environment: this version trains gymnax "
-                         "environments only (the envpool Atari loops are not part of it yet)")
+        from jaxrl.envs.envpool_env import is_envpool_env
+        if is_envpool_env(config.env_id):
+            return _train_envpool(config, opts)
+    if opts.resume is not None:
+        _usage_error("--resume: only envpool (Atari) runs are chunked and checkpointed; gymnax runs are one "
+                     "program (rerun them, they take minutes)")
+    from jaxrl.envs import make_vector_env
     try:
         env = make_vector_env(config.env_id, 1)
     except ValueError as e:
@@ -105,6 +130,53 @@ def cmd_train(argv) -> int:
                                    "obs_dtype": str(env.obs_dtype)})
     print_summary(summary, console)
     console.print(f"run directory: {out_dir}")
+    return 0
+
+
+def _train_envpool(config: DQNConfig, opts) -> int:
+    """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
+    try:
+        config.validate_envpool()
+    except ValueError as e:
+        _usage_error(str(e))
+    import jax
+    from rich.console import Console
+
+    from jaxrl import rundir
+    from jaxrl.atari_run import Interrupted, run_atari
+    from jaxrl.checkpoint import CheckpointError
+
+    console = Console(stderr=True)
+    if opts.resume is None:
+        out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "atari")
+        if (out_dir / rundir.CONFIG_FILE).exists():
+            _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
+                         "or choose a new directory")
+        out_dir = _make_out_dir(out_dir)
+    else:
+        out_dir = opts.resume
+    if jax.default_backend() == "cpu":
+        console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
+                      "hours to days here; on one GPU it takes minutes. Running anyway.")
+    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
+                  f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
+                  f"({config.total_steps * 4:,} frames) -> {out_dir}")
+    try:
+        summary = run_atari(config, out_dir, resume=opts.resume is not None, progress=not opts.no_progress,
+                            console=console, preset=opts.preset)
+    except CheckpointError as e:
+        _usage_error(str(e))
+    except Interrupted as e:
+        console.print(str(e))
+        return 130
+    for s in summary["per_seed"]:
+        solved = s["solved"]
+        console.print(f"seed {s['seed_index']}: {s['episodes']} games, last-{summary['window_episodes']} mean "
+                      f"{s['final_mean_return'] if s['final_mean_return'] is not None else float('nan'):.1f}, "
+                      f"final eval {np.mean(s['final_eval_returns']):.1f}"
+                      + (f", solved at {solved['env_steps']:,} steps / {solved['seconds']:.0f} s" if solved else ""))
+    console.print(f"{summary['aggregate_steps_per_second']:,.0f} env steps/s (median over chunks); "
+                  f"run directory: {out_dir}")
     return 0
 
 

@@ -17,6 +17,7 @@ LOSSES = ("huber", "mse")
 OPTIMIZERS = ("adam", "rmsprop")
 EPSILON_SCHEDULES = ("exponential", "linear")
 NETWORKS = ("auto", "mlp", "cnn")
+LOOPS = ("host", "xla")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,24 @@ class DQNConfig:
     """`huber` (SmoothL1, delta=1) or `mse`."""
     optimizer: str = "adam"
     """`adam` or `rmsprop` (both with PyTorch's semantics)."""
+
+    # ----- envpool (Atari) runs only; gymnax runs are one program and ignore these -----
+    loop: str = "xla"
+    """`xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between jitted calls."""
+    log_frequency: int = 10_000
+    """Env steps per agent between progress lines / CSV flushes (one jitted chunk in the xla loop)."""
+    eval_frequency: int = 0
+    """Env steps per agent between greedy evaluations (a multiple of log_frequency); 0 = only at the end."""
+    eval_episodes: int = 4
+    """Whole games (no episodic life, raw score) per agent and evaluation."""
+    eval_epsilon: float = 0.01
+    """Epsilon of the evaluation policy (0 = fully greedy)."""
+    checkpoint_frequency: int = 0
+    """Env steps per agent between checkpoints (a multiple of log_frequency); 0 = only at the end."""
+    save_buffer: bool = False
+    """Include the replay buffer in checkpoints (about 7 KB per transition and agent)."""
+    video: bool = True
+    """Record one evaluation game of seed 0 as `eval.mp4` at the end."""
 
     # ----- derived values (never stored) -----
     @property
@@ -160,8 +179,26 @@ class DQNConfig:
         _choice(self, "network", NETWORKS)
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
             _fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
+        _choice(self, "loop", LOOPS)
+        _positive_int(self, "log_frequency", "eval_episodes")
+        for name in ("eval_frequency", "checkpoint_frequency"):
+            if getattr(self, name) < 0:
+                _fail(name, getattr(self, name), "an integer >= 0 (0 = only at the end)")
+        if not 0.0 <= self.eval_epsilon <= 1.0:
+            _fail("eval_epsilon", self.eval_epsilon, "[0, 1]")
         if not self.env_id or not isinstance(self.env_id, str):
             _fail("env_id", self.env_id, "a non-empty environment id")
+        return self
+
+    def validate_envpool(self) -> "DQNConfig":
+        """`validate()` plus what the chunked envpool loops need: every period a multiple of the chunk."""
+        self.validate()
+        if self.log_frequency % self.steps_per_block:
+            _fail("log_frequency", self.log_frequency,
+                  f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
+        for name in ("eval_frequency", "checkpoint_frequency", "total_steps"):
+            if getattr(self, name) % self.log_frequency:
+                _fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency})")
         return self
 
 
@@ -217,6 +254,11 @@ PRESETS: dict[str, DQNConfig] = {
         clip_error=True,
         loss="huber",
         optimizer="adam",
+        loop="xla",
+        log_frequency=10_000,
+        eval_frequency=100_000,
+        eval_episodes=4,
+        checkpoint_frequency=100_000,
     ),
 }
 

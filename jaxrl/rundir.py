@@ -39,10 +39,32 @@ def versions() -> dict:
 
     from jaxrl import __version__
     return {"jaxrl": __version__, "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "git_revision": git_revision()}
 
 
-def _write_json(path: Path, obj) -> None:
+def git_revision() -> str | None:
+    """The source checkout's commit (with `+dirty` for uncommitted changes), or None outside git."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    with warnings.catch_warnings():  # fork after JAX started its threads: harmless for `git`
+        warnings.simplefilter("ignore")
+        return _git_revision(root, subprocess)
+
+
+def _git_revision(root: Path, subprocess) -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if rev.returncode:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (temp file, then rename)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)
@@ -55,14 +77,14 @@ def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / CONFIG_FILE, {"preset": preset, "config": result.config.to_dict(), "env": env_info,
+    write_json(out / CONFIG_FILE, {"preset": preset, "config": result.config.to_dict(), "env": env_info,
                                     "versions": versions()})
     ep = result.episodes
     with open(out / METRICS_FILE, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["seed", "step", "return", "length"])
         w.writerows(zip(ep["seed"].tolist(), ep["step"].tolist(), ep["return"].tolist(), ep["length"].tolist()))
-    _write_json(out / SUMMARY_FILE, summary)
+    write_json(out / SUMMARY_FILE, summary)
     (out / PARAMS_FILE).write_bytes(serialization.to_bytes(result.params))
     write_tensorboard(out / TB_DIR, result)
     plot_learning_curves(out / CURVES_FILE, ep, result.config.num_seeds, result.config.total_steps, window,
@@ -152,7 +174,7 @@ def write_tabular_run_dir(out_dir, config, q, metrics, seconds: float, success: 
     policy_heatmap.png. `q: [G, S, nS, nA]`, `success: [G, S]`. Returns the summary."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / CONFIG_FILE, {"kind": "tabular", "config": config.to_dict(), "versions": versions()})
+    write_json(out / CONFIG_FILE, {"kind": "tabular", "config": config.to_dict(), "versions": versions()})
     grid = config.grid
     episodes, return_sum = np.asarray(metrics.episodes), np.asarray(metrics.return_sum)
     buckets = episodes.shape[-1]
@@ -177,7 +199,7 @@ def write_tabular_run_dir(out_dir, config, q, metrics, seconds: float, success: 
                                "in Gymnasium FrozenLake-v1",
         "updates_per_second": updates / seconds, "run_seconds": seconds,
     }
-    _write_json(out / SUMMARY_FILE, summary)
+    write_json(out / SUMMARY_FILE, summary)
     np.save(out / "q_tables.npy", q)
     plot_policy_heatmap(out / "policy_heatmap.png", config, q, vi_v, vi_pi, desc)
     return summary

@@ -1,0 +1,323 @@
+"""Host side of an envpool (Atari) run: chunks, logs, evaluations, checkpoints, resume, the run directory.
+
+    DIR/config.json           exact DQNConfig, env options, versions, git revision
+    DIR/metrics.csv           one row per finished game: seed, step, return (true score), length
+    DIR/progress.csv          one row per chunk (log_frequency env steps): steps, frames, wall seconds, SPS,
+                              mean loss, epsilon, mean over seeds of the last-100-game mean return
+    DIR/eval.csv              one row per evaluation and seed: greedy (eval_epsilon) whole-game returns
+    DIR/checkpoint.msgpack    params, target params, optimizer, counters, keys (+ buffer with save_buffer)
+    DIR/params.msgpack, summary.json, learning_curves.png, tb/, eval.mp4
+
+CSV files are appended and flushed after every chunk, so a killed run keeps its curves; on `--resume`
+rows written after the checkpoint are dropped first, so the files stay consistent with the state.
+"""
+
+from __future__ import annotations
+
+import csv
+import signal
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import __version__, rundir
+from jaxrl.atari_train import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
+from jaxrl.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from jaxrl.config import DQNConfig
+from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
+from jaxrl.evaluate import evaluate, make_act, write_video
+
+SOLVED_RETURN = {"Pong-v5": 18.0}
+"""The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
+SOLVE_WINDOW = 100
+CSV_COLUMNS = {
+    "metrics.csv": ["seed", "step", "return", "length"],
+    "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
+    "eval.csv": ["seed", "step", "mean_return", "min_return", "max_return", "games"],
+}
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived; the run checkpointed at the end of the current chunk."""
+
+
+def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
+              preset: str | None = None) -> dict:
+    """Train `config.num_seeds` agents on an envpool Atari env; returns the summary (also in summary.json)."""
+    config.validate_envpool()
+    out = Path(out_dir)
+    num_actions, _ = env_spec(config.env_id)
+    num_seeds, num_envs = config.num_seeds, config.num_envs
+    learner = make_atari_learner(config, num_actions)
+    from jaxrl.sweep import seed_keys
+    state = learner.init(seed_keys(config))
+    start, updates_from, restarts, seconds_before = 0, 0, 0, 0.0
+    if resume:
+        state, meta = _restore(out, config, state, learner)
+        start, restarts, seconds_before = meta["iteration"], meta["restarts"] + 1, meta["seconds"]
+        if not meta["has_buffer"]:
+            updates_from = start + config.learning_starts // num_envs
+        _truncate_csvs(out, start * num_envs)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        rundir.write_json(out / rundir.CONFIG_FILE, {
+            "preset": preset, "config": config.to_dict(), "env": _env_info(num_actions),
+            "versions": rundir.versions()})
+    log = _Log(out, config, start)
+    env = make_envpool(config.env_id, num_seeds * num_envs, config.seed + 7919 * restarts)
+    ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
+    chunk_iterations = config.log_frequency // num_envs
+    total_iterations = config.total_steps // num_envs
+    console = console or _null_console()
+    t0 = time.perf_counter()
+    if config.loop == "xla":
+        handle = env.xla()[0]
+        ts = jax.tree_util.tree_map(jnp.asarray, ts)
+        run_chunk = make_xla_chunk(learner, env, num_seeds, chunk_iterations).lower(
+            handle, state, ts, start, updates_from).compile()
+    else:
+        host_step = make_host_step(learner).lower(state, ts, jnp.int32(0), jnp.int32(0)).compile()
+    compile_seconds = time.perf_counter() - t0
+    act = make_act(learner.network)
+    stop = _StopFlag()
+    iteration, run_seconds = start, 0.0
+    with stop, _progress_bar(progress, config.total_steps, start * num_envs) as bar:
+        while iteration < total_iterations:
+            t = time.perf_counter()
+            if config.loop == "xla":
+                handle, state, ts, metrics = run_chunk(handle, state, ts, iteration, updates_from)
+            else:
+                state, ts, metrics = host_chunk(host_step, env, state, ts, iteration, chunk_iterations, num_seeds,
+                                                updates_from)
+            metrics = jax.device_get(metrics)
+            seconds = time.perf_counter() - t
+            run_seconds += seconds
+            log.chunk(iteration, metrics, seconds, seconds_before + run_seconds)
+            iteration += chunk_iterations
+            steps = iteration * num_envs
+            bar(steps, log.status())
+            if config.eval_frequency and steps % config.eval_frequency == 0 and iteration < total_iterations:
+                log.evaluation(steps, *evaluate(act, state.params, config, seed=config.seed + steps)[:2])
+            if (config.checkpoint_frequency and steps % config.checkpoint_frequency == 0) or stop.requested:
+                _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
+            if stop.requested and iteration < total_iterations:
+                log.close()
+                raise Interrupted(f"interrupted at env step {steps:,} per agent; checkpoint written: resume with "
+                                  f"`jaxrl train --resume {out}`")
+    env.close()
+    returns, lengths, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
+    log.evaluation(iteration * num_envs, returns, lengths)
+    if config.video and frames:
+        write_video(out / "eval.mp4", frames)
+    _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
+    from flax import serialization
+    (out / rundir.PARAMS_FILE).write_bytes(serialization.to_bytes(jax.device_get(state.params)))
+    summary = log.summary(compile_seconds=compile_seconds, run_seconds=run_seconds,
+                          total_seconds=seconds_before + run_seconds, final_eval=returns)
+    rundir.write_json(out / rundir.SUMMARY_FILE, summary)
+    log.close()
+    episodes = log.episodes()
+    window = min(SOLVE_WINDOW, max(1, min(len(r) for r in log.returns) if log.returns else 1))
+    rundir.plot_learning_curves(out / rundir.CURVES_FILE, episodes, num_seeds, config.total_steps, window,
+                                title=f"{config.env_id}: DQN ({config.loop} loop), {num_seeds} seed(s)")
+    return summary
+
+
+def _env_info(num_actions: int) -> dict:
+    return {"num_actions": num_actions, "obs_shape": [84, 84, 4], "obs_dtype": "uint8",
+            "obs_layout": "NHWC (envpool's [4, 84, 84] moved to the last axis)", "envpool_options": ATARI_OPTIONS,
+            "frames_per_env_step": FRAMES_PER_STEP}
+
+
+def _checkpoint(out: Path, config, state, iteration: int, restarts: int, seconds: float) -> None:
+    saved = state if config.save_buffer else state.replace(buffer_state=None)
+    meta = {"jaxrl": __version__, "config": config.to_dict(), "has_buffer": config.save_buffer,
+            "iteration": iteration, "env_steps": iteration * config.num_envs, "restarts": restarts, "seconds": seconds}
+    save_checkpoint(out / CHECKPOINT_FILE, saved, meta)
+
+
+def _restore(out: Path, config, state, learner):
+    from jaxrl.checkpoint import read_meta
+    path = out / CHECKPOINT_FILE
+    has_buffer = bool(read_meta(path).get("has_buffer"))
+    template = state if has_buffer else state.replace(buffer_state=None)
+    restored, meta = load_checkpoint(path, template, expect={"jaxrl": __version__, "config": config.to_dict()})
+    restored = jax.tree_util.tree_map(jnp.asarray, restored)
+    if not has_buffer:
+        restored = restored.replace(buffer_state=state.buffer_state)
+    # The envs restart from a reset: unfinished games are dropped, the next row starts an episode.
+    restored = restored.replace(reset_next=jnp.ones_like(restored.reset_next),
+                                episode_return=jnp.zeros_like(restored.episode_return),
+                                episode_length=jnp.zeros_like(restored.episode_length))
+    return restored, meta
+
+
+def _truncate_csvs(out: Path, env_steps: int) -> None:
+    """Drop rows logged after the checkpoint at `env_steps` (they will be produced again)."""
+    for name in CSV_COLUMNS:
+        path = out / name
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[rows[0].index("step")])) <= env_steps]
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+
+class _Log:
+    """Appends CSV rows (flushed per chunk), TensorBoard scalars, and keeps what the summary needs."""
+
+    def __init__(self, out: Path, config: DQNConfig, start_iteration: int):
+        from tensorboardX import SummaryWriter
+
+        self.out, self.config = out, config
+        self.files, self.writers = {}, {}
+        for name, columns in CSV_COLUMNS.items():
+            path = out / name
+            new = not path.is_file()
+            self.files[name] = open(path, "a", newline="")
+            self.writers[name] = csv.writer(self.files[name])
+            if new:
+                self.writers[name].writerow(columns)
+                self.files[name].flush()
+        self.returns = [[] for _ in range(config.num_seeds)]
+        self.steps = [[] for _ in range(config.num_seeds)]
+        for seed, step, ret in self._previous_episodes():
+            self.returns[seed].append(ret)
+            self.steps[seed].append(step)
+        self.solved = [None] * config.num_seeds
+        self.last = {"loss": float("nan"), "sps": 0.0}
+        self.tb = SummaryWriter(str(out / rundir.TB_DIR))
+        self.sps = []
+
+    def _previous_episodes(self):
+        with open(self.out / "metrics.csv", newline="") as f:
+            for row in list(csv.DictReader(f)):
+                yield int(row["seed"]), int(row["step"]), float(row["return"])
+
+    def chunk(self, start_iteration: int, m: dict, seconds: float, total_seconds: float) -> None:
+        cfg = self.config
+        done = np.asarray(m["episode_done"])  # [n, S, E]
+        t, seed, _ = np.nonzero(done)
+        order = np.lexsort((t, seed))
+        steps = (start_iteration + t[order] + 1) * cfg.num_envs
+        rets = np.asarray(m["episode_return"])[done][order]
+        lens = np.asarray(m["episode_length"])[done][order]
+        for s, step, r, length in zip(seed[order], steps, rets, lens):
+            self.writers["metrics.csv"].writerow([int(s), int(step), float(r), int(length)])
+            self.returns[s].append(float(r))
+            self.steps[s].append(int(step))
+            self.tb.add_scalar(f"seed_{s}/episode_return", float(r), int(step))
+        end_steps = (start_iteration + done.shape[0]) * cfg.num_envs
+        sps = done.shape[0] * cfg.num_envs * cfg.num_seeds / seconds
+        self.sps.append(sps)
+        loss = np.asarray(m["loss"])
+        loss = float(np.nanmean(loss)) if np.isfinite(loss).any() else float("nan")
+        epsilon = float(np.asarray(m["epsilon"])[-1].mean())
+        means = [np.mean(r[-SOLVE_WINDOW:]) for r in self.returns if r]
+        mean100 = float(np.mean(means)) if means else float("nan")
+        self.writers["progress.csv"].writerow([end_steps, end_steps * FRAMES_PER_STEP, round(total_seconds, 3),
+                                               round(sps, 1), loss, epsilon, sum(map(len, self.returns)), mean100])
+        for name, value in (("loss", loss), ("sps", sps), ("epsilon", epsilon), ("mean_return_last100", mean100)):
+            if np.isfinite(value):
+                self.tb.add_scalar(f"mean_over_seeds/{name}", value, end_steps)
+        threshold = SOLVED_RETURN.get(cfg.env_id)
+        for s, r in enumerate(self.returns):
+            if threshold is not None and self.solved[s] is None and len(r) >= SOLVE_WINDOW \
+                    and np.mean(r[-SOLVE_WINDOW:]) > threshold:
+                self.solved[s] = {"env_steps": end_steps, "frames": end_steps * FRAMES_PER_STEP,
+                                  "seconds": round(total_seconds, 1), "episodes": len(r)}
+        self.last = {"loss": loss, "sps": sps, "mean100": mean100, "epsilon": epsilon}
+        self._flush()
+
+    def evaluation(self, steps: int, returns, lengths) -> None:
+        for s, r in enumerate(np.asarray(returns)):
+            self.writers["eval.csv"].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
+        self.tb.add_scalar("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
+        self._flush()
+
+    def status(self) -> str:
+        last = self.last
+        return (f"{last['sps']:,.0f} SPS  loss {last['loss']:.4f}  "
+                f"mean return (last {SOLVE_WINDOW}) {last.get('mean100', float('nan')):.1f}")
+
+    def episodes(self) -> dict:
+        seed = np.concatenate([[s] * len(r) for s, r in enumerate(self.steps)] or [[]]).astype(np.int64)
+        return {"seed": seed, "step": np.concatenate([np.asarray(x, np.int64) for x in self.steps]),
+                "return": np.concatenate([np.asarray(x, np.float64) for x in self.returns]),
+                "length": np.zeros(len(seed), np.int64)}
+
+    def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval) -> dict:
+        cfg = self.config
+        per_seed = []
+        for s, r in enumerate(self.returns):
+            rolling = rundir.rolling_mean(np.asarray(r), SOLVE_WINDOW)
+            per_seed.append({
+                "seed_index": s, "episodes": len(r),
+                "final_mean_return": float(np.mean(r[-SOLVE_WINDOW:])) if r else None,
+                "best_mean_return": float(rolling.max()) if len(rolling) else None,
+                "solved": self.solved[s], "final_eval_returns": [float(x) for x in np.asarray(final_eval)[s]]})
+        return {
+            "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,
+            "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
+            "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
+            "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
+            "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
+            "aggregate_steps_per_second_note": "median over chunks of this session, compile excluded",
+            "run_seconds": run_seconds, "total_seconds": total_seconds, "compile_seconds": compile_seconds,
+            "devices": [str(d) for d in jax.devices()],
+        }
+
+    def _flush(self) -> None:
+        for f in self.files.values():
+            f.flush()
+        self.tb.flush()
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        self.tb.close()
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag; the run checkpoints at the end of the chunk and stops."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+def _progress_bar(enabled: bool, total: int, done: int):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def bar():
+        if not enabled:
+            yield lambda steps, text: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps/seed"),
+                      TimeElapsedColumn(), TextColumn("{task.description}")) as p:
+            task = p.add_task("", total=total, completed=done)
+            yield lambda steps, text: p.update(task, completed=steps, description=text)
+
+    return bar()
+
+
+def _null_console():
+    from rich.console import Console
+    return Console(stderr=True, quiet=True)

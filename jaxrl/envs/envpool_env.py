@@ -1,0 +1,107 @@
+"""Atari through envpool: the course's DeepMind-wrapper setting, every option explicit.
+
+The course ran Gym's `PongNoFrameskip-v4` through the classic DeepMind wrappers. envpool's `Pong-v5`
+reproduces that setting with these options (`ATARI_OPTIONS`):
+
+  frame_skip=4                    MaxAndSkipEnv(skip=4): one agent step = 4 emulator frames, max over the
+                                  last two (envpool always max-pools the last two frames)
+  noop_max=30                     NoopResetEnv(noop_max=30)
+  use_fire_reset=True             FireResetEnv
+  episodic_life=True              EpisodicLifeEnv (a no-op for Pong, which has no lives)
+  reward_clip=True                ClipRewardEnv (sign of the reward; Pong's rewards are already +-1)
+  img_height=img_width=84, gray_scale=True, use_inter_area_resize=True
+                                  WarpFrame (84x84 grayscale, cv2 INTER_AREA)
+  stack_num=4                     FrameStack(4): the course's "stack 4 screens" improvement
+  repeat_action_probability=0.0   v4 semantics: no sticky actions (v5's default is 0.25)
+  full_action_space=False         the minimal action set (6 actions for Pong)
+  max_episode_steps=27000         108k frames, the usual Atari cap (gym's v4 cap is 400k frames)
+
+Observations are `[N, 4, 84, 84]` uint8 (stack axis first). envpool resets an env on the step call after
+its episode ended: that call ignores the action, returns reward 0 and the new episode's first observation,
+whose 4-frame stack holds 4 copies of the first frame. Episode returns are the true game score, the
+unclipped `info["reward"]`; an episode really ends at `truncated` or when `info["terminated"]` (game over)
+is set, not at a life loss.
+
+`AtariStep` is the same for the host loop (numpy) and the XLA loop (`env.xla()`, jax arrays).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+ATARI_OPTIONS = {
+    "frame_skip": 4,
+    "noop_max": 30,
+    "use_fire_reset": True,
+    "episodic_life": True,
+    "reward_clip": True,
+    "img_height": 84,
+    "img_width": 84,
+    "gray_scale": True,
+    "use_inter_area_resize": True,
+    "stack_num": 4,
+    "repeat_action_probability": 0.0,
+    "full_action_space": False,
+    "max_episode_steps": 27_000,
+}
+"""envpool options reproducing the course's DeepMind-wrapper setting (see the module docstring)."""
+
+EVAL_OPTIONS = {**ATARI_OPTIONS, "episodic_life": False, "reward_clip": False}
+"""Evaluation: whole games, raw rewards."""
+
+FRAMES_PER_STEP = ATARI_OPTIONS["frame_skip"]
+
+
+class AtariStep(NamedTuple):
+    """One vectorized env step as the learner sees it (`N` envs).
+
+    obs: `[N, 4, 84, 84]` uint8; reward: `[N]` float32 (clipped, for learning); terminated, truncated: `[N]`
+    bool (envpool's: a life loss terminates under episodic life); score: `[N]` float32 unclipped game reward;
+    game_over: `[N]` bool, the episode really ended (for the true episode return)."""
+
+    obs: object
+    reward: object
+    terminated: object
+    truncated: object
+    score: object
+    game_over: object
+
+
+def to_step(obs, reward, terminated, truncated, info, xp=np) -> AtariStep:
+    """envpool's gymnasium-style outputs -> `AtariStep` (`xp` = numpy or jax.numpy)."""
+    truncated = xp.asarray(truncated).astype(bool)
+    terminated = xp.asarray(terminated).astype(bool)
+    game_over = truncated | (terminated & xp.asarray(info["terminated"]).astype(bool))
+    return AtariStep(obs=obs, reward=xp.asarray(reward).astype(xp.float32), terminated=terminated,
+                     truncated=truncated, score=xp.asarray(info["reward"]).astype(xp.float32), game_over=game_over)
+
+
+def reset_step(obs, xp=np) -> AtariStep:
+    """The `AtariStep` of a fresh reset (nothing ended, nothing earned)."""
+    n = obs.shape[0]
+    zeros, false = xp.zeros(n, xp.float32), xp.zeros(n, bool)
+    return AtariStep(obs, zeros, false, false, zeros, false)
+
+
+def is_envpool_env(env_id: str) -> bool:
+    import envpool
+    return env_id in envpool.list_all_envs()
+
+
+def make_envpool(env_id: str, num_envs: int, seed: int, *, evaluation: bool = False, **overrides):
+    """A synchronous envpool (batch_size = num_envs, outputs in env-id order), gymnasium API."""
+    import envpool
+    if not is_envpool_env(env_id):
+        raise ValueError(f"DQNConfig.env_id={env_id!r} is not an envpool environment")
+    options = {**(EVAL_OPTIONS if evaluation else ATARI_OPTIONS), **overrides}
+    return envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, batch_size=num_envs, seed=seed,
+                        **options)
+
+
+def env_spec(env_id: str) -> tuple[int, tuple[int, ...]]:
+    """(num_actions, observation shape `(4, 84, 84)`) without starting a pool."""
+    import envpool
+    spec = envpool.make_spec(env_id, **{k: v for k, v in ATARI_OPTIONS.items()})
+    return int(spec.action_space.n), tuple(spec.observation_space.shape)

@@ -1,0 +1,75 @@
+"""Greedy evaluation of Atari agents on whole games, and the evaluation video.
+
+`evaluate(...)` plays `episodes` games per agent in one envpool (`S * episodes` envs, `EVAL_OPTIONS`: no
+episodic life, raw score) with epsilon = `config.eval_epsilon`, every agent's network in one vmapped call
+per step, until every env has finished its first game.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.envs.envpool_env import make_envpool, to_step
+from jaxrl.exploration import epsilon_greedy
+
+VIDEO_SCALE = 4
+VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
+
+
+def make_act(network):
+    """Jitted `(params [S], obs [S, N, 4, 84, 84], key, epsilon) -> actions [S, N]`."""
+    def act_one(params, obs, key, epsilon):
+        return epsilon_greedy(key, network.apply(params, jnp.moveaxis(obs, -3, -1)), epsilon)
+
+    def act(params, obs, key, epsilon):
+        keys = jax.random.split(key, obs.shape[0])
+        return jax.vmap(act_one, in_axes=(0, 0, 0, None))(params, obs, keys, epsilon)
+
+    return jax.jit(act)
+
+
+def evaluate(act, params, config, *, seed: int, record: bool = False, max_steps: int | None = None):
+    """-> (returns `[S, episodes]`, lengths `[S, episodes]`, frames of seed 0's first game or None).
+
+    `params`: stacked over `S = config.num_seeds` agents. `max_steps` caps the agent steps (default: envpool's
+    27,000-step episode cap, so every game ends)."""
+    num_seeds, n = config.num_seeds, config.eval_episodes
+    env = make_envpool(config.env_id, num_seeds * n, seed, evaluation=True)
+    obs, _ = env.reset()
+    returns = np.zeros(num_seeds * n)
+    lengths = np.zeros(num_seeds * n, np.int64)
+    finished = np.zeros(num_seeds * n, bool)
+    frames = [obs[0, -1]] if record else None
+    key = jax.random.PRNGKey(seed)
+    limit = max_steps or env.spec.config.max_episode_steps + 1
+    for _ in range(limit):
+        key, act_key = jax.random.split(key)
+        actions = act(params, obs.reshape(num_seeds, n, *obs.shape[1:]), act_key, config.eval_epsilon)
+        step = to_step(*env.step(np.asarray(actions).reshape(-1)))
+        obs = step.obs
+        live = ~finished
+        returns[live] += step.score[live]
+        lengths[live] += 1
+        if record and not finished[0]:
+            frames.append(obs[0, -1])
+        finished |= step.game_over
+        if finished.all():
+            break
+    env.close()
+    return returns.reshape(num_seeds, n), lengths.reshape(num_seeds, n), frames
+
+
+def write_video(path, frames) -> Path:
+    """84x84 grayscale frames (what the agent sees) -> an MP4 at real-time speed, scaled 4x."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    with imageio.get_writer(path, fps=VIDEO_FPS, macro_block_size=1) as writer:
+        for frame in frames:
+            big = np.repeat(np.repeat(np.asarray(frame), VIDEO_SCALE, 0), VIDEO_SCALE, 1)
+            writer.append_data(np.stack([big] * 3, axis=-1))
+    return path
