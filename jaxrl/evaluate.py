@@ -65,10 +65,13 @@ def evaluate(act, params, config, *, seed: int, record: bool = False, max_steps:
 
 def write_video(path, frames) -> Path:
     """84x84 grayscale frames (what the agent sees) -> an MP4 at real-time speed, scaled 4x."""
+    import warnings
+
     import imageio.v2 as imageio
 
     path = Path(path)
-    with imageio.get_writer(path, fps=VIDEO_FPS, macro_block_size=1) as writer:
+    with warnings.catch_warnings(), imageio.get_writer(path, fps=VIDEO_FPS, macro_block_size=1) as writer:
+        warnings.simplefilter("ignore", RuntimeWarning)  # os.fork() of the ffmpeg process under JAX's threads
         for frame in frames:
             big = np.repeat(np.repeat(np.asarray(frame), VIDEO_SCALE, 0), VIDEO_SCALE, 1)
             writer.append_data(np.stack([big] * 3, axis=-1))

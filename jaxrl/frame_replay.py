@@ -15,8 +15,8 @@ agent step in lock-step, so one write position serves them all). The transition 
     (stack(k - 1), action[k], reward[k], stack(k), terminated[k])      valid iff not first[k]
 
 and `stack(j)` = frames j-3, j-2, j-1, j, where a frame from before the episode's first row is replaced by
-the first row's frame: exactly envpool's own stack (a reset fills all 4 slots with the first frame). The
-oldest `stack` rows are not sampled (their history may already be overwritten). Sampling is uniform over
+the first row's frame: exactly envpool's own stack (a reset fills all 4 slots with the first frame). A row
+whose history reaches into overwritten rows is not sampled. Sampling is uniform over
 valid transitions. The stack axis is last (`[..., H, W, 4]`, the network's NHWC layout).
 """
 
@@ -102,9 +102,16 @@ def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, sta
                           terminated=state.terminated[row, env])
 
     def valid_mask(state: FrameBufferState):
-        age = (state.position - 1 - jnp.arange(rows)) % rows  # 0 = newest row
-        old_enough = age <= state.size - 1 - stack  # rows row-stack .. row all still hold this history
-        return old_enough[:, None] & ~state.first
+        """`[R, E]`: transitions that can be sampled. Row k needs rows k-1, ..., back to its first frame or
+        k-stack, to hold this history: `age(k) + rows walked back <= size - 1` (age 0 = newest row)."""
+        row = jnp.broadcast_to(jnp.arange(rows)[:, None], (rows, num_envs))
+        env = jnp.broadcast_to(jnp.arange(num_envs)[None, :], (rows, num_envs))
+        source, back = (row - 1) % rows, jnp.ones((rows, num_envs), jnp.int32)
+        for _ in range(stack - 1):
+            move = ~state.first[source, env]
+            source, back = jnp.where(move, (source - 1) % rows, source), back + move
+        age = (state.position - 1 - row) % rows
+        return ~state.first & (age + back <= state.size - 1)
 
     def sample(state: FrameBufferState, key) -> Transition:
         mask = valid_mask(state).reshape(-1).astype(jnp.float32)

@@ -1,0 +1,118 @@
+"""Tiny Pong runs through the real entry point: both loops, a 2-seed sweep, checkpoints, interrupt + resume.
+
+About 3k env steps per agent (a few games), 16 env steps per update: minutes of CPU, not learning."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxrl.checkpoint import read_meta
+from jaxrl.cli import main
+
+TINY = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "3072",
+        "--learning-starts", "1024", "--buffer-size", "2000", "--log-frequency", "512", "--eval-frequency", "1536",
+        "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-progress"]
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pong")
+    out = {}
+    for loop in ("host", "xla"):
+        out[loop] = base / loop
+        video = ["--video"] if loop == "xla" else ["--no-video"]
+        assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *video, "--out-dir", str(out[loop])]) == 0
+    return out
+
+
+@pytest.mark.parametrize("loop", ["host", "xla"])
+def test_run_directory(runs, loop):
+    d = runs[loop]
+    names = {p.name for p in d.iterdir()}
+    assert {"config.json", "metrics.csv", "progress.csv", "eval.csv", "summary.json", "params.msgpack",
+            "checkpoint.msgpack", "learning_curves.png", "tb"} <= names
+    assert ("eval.mp4" in names) == (loop == "xla")
+    progress = rows(d / "progress.csv")
+    assert [int(r["step"]) for r in progress] == list(range(512, 3073, 512))
+    assert all(int(r["frames"]) == 4 * int(r["step"]) for r in progress)
+    losses = [float(r["loss"]) for r in progress]
+    assert np.isnan(losses[:2]).all() and np.isfinite(losses[2:]).all()  # no updates before learning_starts
+    games = rows(d / "metrics.csv")
+    assert {r["seed"] for r in games} == {"0", "1"}
+    assert all(-21 <= float(r["return"]) <= 21 and int(r["length"]) > 100 for r in games)
+    evals = rows(d / "eval.csv")
+    assert [int(r["step"]) for r in evals] == [1536, 1536, 3072, 3072]
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["loop"] == loop and summary["num_seeds"] == 2 and summary["frames_per_seed"] == 4 * 3072
+    meta = read_meta(d / "checkpoint.msgpack")
+    assert meta["env_steps"] == 3072 and meta["config"]["loop"] == loop
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["env"]["envpool_options"]["frame_skip"] == 4 and cfg["versions"]["git_revision"]
+
+
+def test_host_and_xla_loops_compute_the_same_run(runs):
+    """Same seeds, same envpool seed: the two loops drive one learner through identical games and losses."""
+    a, b = (rows(runs[loop] / "metrics.csv") for loop in ("host", "xla"))
+    assert a == b and len(a) >= 4
+    la, lb = ([float(r["loss"]) for r in rows(runs[loop] / "progress.csv")[2:]] for loop in ("host", "xla"))
+    np.testing.assert_allclose(la, lb, rtol=1e-4)
+
+
+def test_load_policy_on_pong(runs):
+    from jaxrl import load_policy
+    act = load_policy(runs["xla"], seed_index=1)
+    assert 0 <= act(np.zeros((84, 84, 4), np.uint8)) < 6
+
+
+def test_interrupt_then_resume(tmp_path):
+    """SIGTERM mid-run: the chunk finishes, a checkpoint is written, exit 130; --resume completes the run and
+    the CSVs hold each step once."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *TINY, "--total-steps", "4096", "--loop", "xla",
+           "--no-video", "--eval-frequency", "0", "--out-dir", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "progress.csv").exists() and len(rows(out / "progress.csv")) >= 3:
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.2)
+    output, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 130, output
+    assert "resume with" in output
+    stopped_at = read_meta(out / "checkpoint.msgpack")["env_steps"]
+    assert 1536 <= stopped_at < 4096
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    steps = [int(r["step"]) for r in rows(out / "progress.csv")]
+    assert steps == list(range(512, 4097, 512))
+    assert read_meta(out / "checkpoint.msgpack")["env_steps"] == 4096
+    games = rows(out / "metrics.csv")
+    assert all(int(r["step"]) > 0 for r in games)
+
+
+def test_resume_errors(runs, tmp_path, capsys):
+    assert main(["train", "--resume", str(runs["host"]), "--learning-rate", "1"]) == 2
+    assert "drop --learning-rate 1" in capsys.readouterr().err
+    assert main(["train", *TINY, "--out-dir", str(runs["host"])]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((runs["host"] / "config.json").read_text())
+    (broken / "checkpoint.msgpack").write_bytes((runs["host"] / "checkpoint.msgpack").read_bytes()[:1000])
+    assert main(["train", "--resume", str(broken), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.msgpack: corrupt or truncated checkpoint" in err and "Traceback" not in err
