@@ -17,13 +17,14 @@ def ratios(doc: dict) -> list[tuple[str, str, float]]:
     for m in ms:
         if m["impl"] != "jaxrl" or m["name"] == "matmul_peak":
             continue
-        for t in ms:
-            if t["impl"] != "torch" or t["name"] != m["name"]:
-                continue
-            same = all(t["params"].get(k) == v for k, v in m["params"].items() if k not in ("seeds", "where", "conv"))
-            if same:
-                label = ", ".join(f"{k}={v}" for k, v in m["params"].items() if k not in ("steps_per_seed", "item", "where"))
-                out.append((m["name"], label, m["value"] / t["value"]))
+        loose = ("seeds", "where", "conv", "loop")
+        candidates = [t for t in ms if t["impl"] == "torch" and t["name"] == m["name"] and all(
+            t["params"].get(k) == v for k, v in m["params"].items() if k not in loose)]
+        exact = [t for t in candidates if t["params"].get("seeds") == m["params"].get("seeds")]
+        for t in exact or candidates:
+            label = ", ".join(f"{k}={v}" for k, v in m["params"].items()
+                              if k not in ("steps_per_seed", "item", "where", "timed_steps_per_seed"))
+            out.append((m["name"], label, m["value"] / t["value"]))
     return out
 
 
