@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: sweep test bench bench-quick clean
+.PHONY: sweep pong test bench bench-quick clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 ## make sweep: 16-seed CartPole DQN sweep on CPU (a few minutes), per-seed summary + aggregate steps/s
 sweep: $(STAMP)
 	$(BIN)/jaxrl train --preset cartpole --num-seeds 16
+
+## make pong: the course's Pong preset on envpool (XLA loop); warns on a CPU-only machine and runs anyway.
+## Extra flags: make pong ARGS="--num-seeds 8 --num-envs 8 --train-frequency 8"
+pong: $(STAMP)
+	$(BIN)/jaxrl train --preset pong $(ARGS)
 
 ## make test: unit, learning and parity tests
 test: $(STAMP)

@@ -143,7 +143,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         q_values = network.apply(state.params, nhwc(ts.obs))
         epsilon = epsilon_fn(env_steps)
         actions = epsilon_greedy(act_key, q_values, epsilon)
-        metrics.update(loss=loss, epsilon=epsilon)
+        metrics.update(loss=loss, epsilon=epsilon, action=actions)
         return state.replace(actions=actions, key=key), actions, metrics
 
     return AtariLearner(init, step, network, buffer)

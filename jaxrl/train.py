@@ -99,18 +99,20 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
     return Agent(network, optimizer, loss_fn, update)
 
 
-def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
-               num_progress_reports: int = 100):
-    """Return `train(key) -> (final TrainState, metrics)` for a gymnax env.
+class TrainParts(NamedTuple):
+    """`train(key)` in pieces, for drivers that stop between chunks (checkpoints, resume); one agent each:
 
-    `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
-      episode_return, episode_length: `[T, E]` the running episode statistics at each step;
-      episode_done: `[T, E]` bool, true where an episode ended (its return/length are the values above);
-      loss, q_mean: `[num_blocks, updates_per_block]`.
+    init(key) -> state;  warmup(state) -> (state, env metrics [W, E]);
+    blocks(state, n) -> (state, (env metrics [n, iterations_per_update_block, E], update metrics [n, U])).
+    `train(key)` is `init`, `warmup`, then all `num_blocks` blocks."""
 
-    `progress_callback(env_steps)` is called from inside the program about `num_progress_reports` times
-    (under `vmap` once per seed, in any order: treat it as "at least this far").
-    """
+    init: Callable
+    warmup: Callable
+    blocks: Callable
+
+
+def make_train_parts(config: DQNConfig) -> TrainParts:
+    """`make_train`'s program in pieces (see `TrainParts`), for drivers that stop between chunks."""
     config.validate()
     env = make_vector_env(config.env_id, config.num_envs)
     agent = make_agent(config, env.num_actions, env.obs_shape)
@@ -123,8 +125,6 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
     num_envs = config.num_envs
     warmup_iterations = config.learning_starts // num_envs
     block_steps = config.steps_per_block
-    blocks_per_chunk = max(1, config.num_blocks // max(1, num_progress_reports))
-    num_chunks, remainder_blocks = divmod(config.num_blocks, blocks_per_chunk)
 
     def init(key) -> TrainState:
         key, net_key, env_key = jax.random.split(key, 3)
@@ -168,17 +168,44 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
                                                state.target_params, state.params)
         return state.replace(target_params=target_params), (env_metrics, update_metrics)
 
+    def warmup(state: TrainState):
+        return jax.lax.scan(env_step, state, None, length=warmup_iterations)
+
+    def blocks(state: TrainState, num_blocks: int):
+        return jax.lax.scan(block, state, None, length=num_blocks)
+
+    return TrainParts(init, warmup, blocks)
+
+
+def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
+               num_progress_reports: int = 100):
+    """Return `train(key) -> (final TrainState, metrics)` for a gymnax env.
+
+    `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
+      episode_return, episode_length: `[T, E]` the running episode statistics at each step;
+      episode_done: `[T, E]` bool, true where an episode ended (its return/length are the values above);
+      loss, q_mean: `[num_blocks, updates_per_block]`.
+
+    `progress_callback(env_steps)` is called from inside the program about `num_progress_reports` times
+    (under `vmap` once per seed, in any order: treat it as "at least this far").
+    """
+    config.validate()
+    parts = make_train_parts(config)
+    num_envs = config.num_envs
+    blocks_per_chunk = max(1, config.num_blocks // max(1, num_progress_reports))
+    num_chunks, remainder_blocks = divmod(config.num_blocks, blocks_per_chunk)
+
     def chunk(state: TrainState, _):
-        state, out = jax.lax.scan(block, state, None, length=blocks_per_chunk)
+        state, out = parts.blocks(state, blocks_per_chunk)
         if progress_callback is not None:
             jax.debug.callback(progress_callback, state.env_steps)
         return state, out
 
     def train(key):
-        state = init(key)
-        state, warm_env = jax.lax.scan(env_step, state, None, length=warmup_iterations)
+        state = parts.init(key)
+        state, warm_env = parts.warmup(state)
         state, (chunk_env, chunk_upd) = jax.lax.scan(chunk, state, None, length=num_chunks)
-        state, (rest_env, rest_upd) = jax.lax.scan(block, state, None, length=remainder_blocks)
+        state, (rest_env, rest_upd) = parts.blocks(state, remainder_blocks)
 
         def flat_env(x_warm, x_chunk, x_rest):
             return jnp.concatenate([x_warm, x_chunk.reshape((-1, num_envs)), x_rest.reshape((-1, num_envs))])
