@@ -22,7 +22,6 @@ env steps before updates resume.
 from __future__ import annotations
 
 import csv
-import signal
 import time
 from pathlib import Path
 
@@ -32,7 +31,8 @@ import numpy as np
 
 from jaxrl import __version__, rundir
 from jaxrl.atari_train import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
-from jaxrl.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from jaxrl.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
+                              raise_if_all_diverged, save_checkpoint)
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
 from jaxrl.evaluate import evaluate, make_act, write_video
@@ -46,10 +46,6 @@ CSV_COLUMNS = {
     "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
     "eval.csv": ["seed", "step", "mean_return", "min_return", "max_return", "games"],
 }
-
-
-class Interrupted(Exception):
-    """SIGINT/SIGTERM arrived; the run checkpointed at the end of the current chunk."""
 
 
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
@@ -72,9 +68,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         _truncate_actions(out, start * num_seeds * num_envs)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        rundir.write_json(out / rundir.CONFIG_FILE, {
-            "preset": preset, "config": config.to_dict(), "env": _env_info(num_actions),
-            "versions": rundir.versions()})
+        rundir.write_config(out, config, preset=preset, env_info=_env_info(num_actions))
     log = _Log(out, config, start)
     env = make_envpool(config.env_id, num_seeds * num_envs, config.seed)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
@@ -94,7 +88,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         host_step = make_host_step(learner).lower(state, ts, jnp.int32(0), jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - t0
     act = make_act(learner.network)
-    stop = _StopFlag()
+    stop = StopFlag()
     iteration, run_seconds = start, 0.0
     with stop, _progress_bar(progress, config.total_steps, start * num_envs) as bar:
         while iteration < total_iterations:
@@ -115,6 +109,12 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
                 log.evaluation(steps, *evaluate(act, state.params, config, seed=config.seed + steps)[:2])
             if (config.checkpoint_frequency and steps % config.checkpoint_frequency == 0) or stop.requested:
                 _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
+            for line in divergence_report(state.diverged_at, log.diverged):
+                console.print(line)
+            if len(log.diverged) == num_seeds and iteration < total_iterations:
+                _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
+                log.close()
+                raise_if_all_diverged(state.diverged_at, out)
             if stop.requested and iteration < total_iterations:
                 log.close()
                 raise Interrupted(f"interrupted at env step {steps:,} per agent; checkpoint written: resume with "
@@ -190,14 +190,7 @@ def _restore(out: Path, config, state, learner):
 def _truncate_csvs(out: Path, env_steps: int) -> None:
     """Drop rows logged after the checkpoint at `env_steps` (they will be produced again)."""
     for name in CSV_COLUMNS:
-        path = out / name
-        if not path.is_file():
-            continue
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-        kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[rows[0].index("step")])) <= env_steps]
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerows(kept)
+        rundir.truncate_csv(out / name, env_steps)
 
 
 class _Log:
@@ -222,6 +215,7 @@ class _Log:
             self.returns[seed].append(ret)
             self.steps[seed].append(step)
         self.solved = [None] * config.num_seeds
+        self.diverged = set()
         self.last = {"loss": float("nan"), "sps": 0.0}
         self.tb = SummaryWriter(str(out / rundir.TB_DIR))
         self.actions = open(out / ACTIONS_FILE, "ab")
@@ -296,6 +290,7 @@ class _Log:
                 "best_mean_return": float(rolling.max()) if len(rolling) else None,
                 "solved": self.solved[s], "final_eval_returns": [float(x) for x in np.asarray(final_eval)[s]]})
         return {
+            "diverged_seeds": sorted(self.diverged),
             "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,
             "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
             "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
@@ -315,24 +310,6 @@ class _Log:
         for f in (*self.files.values(), self.actions):
             f.close()
         self.tb.close()
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag; the run checkpoints at the end of the chunk and stops."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for s, handler in self._old.items():
-            signal.signal(s, handler)
 
 
 def _progress_bar(enabled: bool, total: int, done: int):

@@ -34,7 +34,7 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep, to_step
 from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
 from jaxrl.frame_replay import make_frame_buffer
-from jaxrl.train import make_agent, target_update_due
+from jaxrl.train import guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
 STACK = 4
@@ -54,6 +54,7 @@ class AtariState:
     reset_next: jnp.ndarray  # [E] bool: the next env output is envpool's reset (an episode starts there)
     key: jax.Array
     num_updates: jnp.ndarray  # int32
+    diverged_at: jnp.ndarray  # int32: env step of the first non-finite update (see `guard_update`), -1 healthy
 
 
 class AtariLearner(NamedTuple):
@@ -76,6 +77,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
                                sample_batch_size=config.batch_size)
     epsilon_fn = make_epsilon_schedule(config)
+    guarded_update = guard_update(agent.update)
     block = config.steps_per_block
 
     def init(keys) -> AtariState:
@@ -90,27 +92,28 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                           buffer_state=buffer.init(), actions=jnp.zeros(num_envs, jnp.int32),
                           episode_return=jnp.zeros(num_envs, jnp.float32),
                           episode_length=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool),
-                          key=key, num_updates=jnp.int32(0))
+                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
 
-    def updates(buffer_state, due, copy, learn):
+    def updates(buffer_state, due, copy, env_steps, learn):
         """`updates_per_block` updates if `due`, then the target copy if `copy`.
 
         Written as while loops with 0 or n trips rather than `lax.cond`: XLA updates a while loop's carry in
         place, while a `cond` on CPU copied the untouched params and optimizer state on every act-only step
         (5 ms per step for the Nature CNN). The buffer is only read."""
         def update(carry):
-            i, (params, target_params, opt_state, key, num_updates), loss_sum = carry
+            i, (params, target_params, opt_state, key, num_updates, diverged_at), loss_sum = carry
             key, sample_key = jax.random.split(key)
             batch = buffer.sample(buffer_state, sample_key)
-            params, opt_state, loss, _ = agent.update(params, target_params, opt_state, batch)
-            return i + 1, (params, target_params, opt_state, key, num_updates + 1), loss_sum + loss
+            params, opt_state, loss, _, diverged_at = guarded_update(params, target_params, opt_state, batch,
+                                                                     diverged_at, env_steps)
+            return i + 1, (params, target_params, opt_state, key, num_updates + 1, diverged_at), loss_sum + loss
 
         trips = jnp.where(due, config.updates_per_block, 0)
         _, learn, loss_sum = jax.lax.while_loop(lambda c: c[0] < trips, update, (0, learn, jnp.float32(0)))
 
         def copy_target(carry):
-            done, (params, _, opt_state, key, num_updates) = carry
-            return True, (params, params, opt_state, key, num_updates)
+            done, (params, _, *rest) = carry
+            return True, (params, params, *rest)
 
         _, learn = jax.lax.while_loop(lambda c: copy & ~c[0], copy_target, (False, learn))
         return learn, jnp.where(due, loss_sum / config.updates_per_block, jnp.nan)
@@ -133,11 +136,11 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         due = ((env_steps >= config.learning_starts + block) & ((env_steps - config.learning_starts) % block == 0)
                & (iteration >= updates_from))
         copy = due & target_update_due(env_steps, block, config.target_update_frequency)
-        learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates)
-        learn, loss = updates(state.buffer_state, due, copy, learn)
-        params, target_params, opt_state, key, num_updates = learn
+        learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates, state.diverged_at)
+        learn, loss = updates(state.buffer_state, due, copy, env_steps, learn)
+        params, target_params, opt_state, key, num_updates, diverged_at = learn
         state = state.replace(params=params, target_params=target_params, opt_state=opt_state, key=key,
-                              num_updates=num_updates)
+                              num_updates=num_updates, diverged_at=diverged_at)
 
         key, act_key = jax.random.split(state.key)
         q_values = network.apply(state.params, nhwc(ts.obs))

@@ -13,6 +13,7 @@ leaves (e.g. a buffer left out) stay `None`.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path, state, meta: dict) -> Path:
     path = Path(path)
-    payload = {"format": FORMAT, "meta": _encode_meta(meta),
+    payload = {"format": FORMAT, "meta": _encode(meta),
                "state": serialization.to_state_dict(jax.device_get(state))}
     data = serialization.msgpack_serialize(payload)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -56,15 +57,25 @@ def read_meta(path) -> dict:
     return _read(Path(path))["meta"]
 
 
+def verify_checkpoint(path, expect: dict) -> dict:
+    """Read the file and check its metadata against `expect` (raises `CheckpointError`); returns the meta."""
+    path = Path(path)
+    return _check_meta(path, _read(path)["meta"], expect)
+
+
+def _check_meta(path: Path, meta: dict, expect: dict) -> dict:
+    for key, wanted in expect.items():
+        found = meta.get(key)
+        if found != _decode(_encode(wanted)):
+            raise CheckpointError(f"{path}: checkpoint {key} does not match: {_diff(found, wanted)}")
+    return meta
+
+
 def load_checkpoint(path, template, *, expect: dict | None = None):
     """Restore a state shaped like `template`; `expect`: meta keys that must match exactly."""
     path = Path(path)
     payload = _read(path)
-    meta = payload["meta"]
-    for key, wanted in (expect or {}).items():
-        found = meta.get(key)
-        if found != _decode(_encode(wanted)):
-            raise CheckpointError(f"{path}: checkpoint {key} does not match: {_diff(found, wanted)}")
+    meta = _check_meta(path, payload["meta"], expect or {})
     try:
         state = serialization.from_state_dict(template, payload["state"])
     except (KeyError, ValueError, TypeError) as e:
@@ -100,10 +111,6 @@ def _diff(found, wanted) -> str:
     return f"{found!r} in the file vs {wanted!r} now"
 
 
-def _encode_meta(meta: dict):
-    return _encode(meta)
-
-
 def _encode(x):
     """JSON-like data -> msgpack-safe (tuples become lists)."""
     if isinstance(x, dict):
@@ -119,3 +126,47 @@ def _decode(x):
     if isinstance(x, (list, tuple)):
         return [_decode(v) for v in x]
     return x
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived; the run checkpointed at the end of the current chunk and stopped."""
+
+
+class Diverged(Exception):
+    """Every agent hit a non-finite loss or parameter; the last finite state is checkpointed."""
+
+
+def divergence_report(diverged_at, seen: set) -> list[str]:
+    """One line per seed that newly diverged (`diverged_at`: `[S]`, -1 = healthy); `seen` is updated."""
+    lines = []
+    for s, step in enumerate(np.asarray(diverged_at).tolist()):
+        if step >= 0 and s not in seen:
+            seen.add(s)
+            lines.append(f"seed {s}: non-finite loss or parameters at env step {step:,}; its updates stopped there "
+                         "(its parameters are the last finite ones), the other seeds go on")
+    return lines
+
+
+def raise_if_all_diverged(diverged_at, out) -> None:
+    steps = np.asarray(diverged_at)
+    if (steps >= 0).all():
+        raise Diverged(f"every seed diverged (non-finite loss or parameters; first at env step {int(steps.min()):,}); "
+                       f"the last finite state is in {Path(out) / CHECKPOINT_FILE}")
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag; the run checkpoints at the end of the chunk and stops."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for s, handler in self._old.items():
+            signal.signal(s, handler)

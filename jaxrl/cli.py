@@ -16,6 +16,7 @@ import numpy as np
 from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -55,12 +56,19 @@ def parse_train_args(argv):
         preset = get_preset(opts.preset)
     except ValueError as e:
         _usage_error(str(e))
+    import contextlib
+    import io
+
     import tyro
+    captured = io.StringIO()
     try:
-        config = tyro.cli(DQNConfig, default=preset, args=rest + (["--help"] if opts.help else []),
-                          prog="jaxrl train", description="DQNConfig fields")
+        with contextlib.redirect_stderr(captured) if not opts.help else contextlib.nullcontext():
+            config = tyro.cli(DQNConfig, default=preset, args=rest + (["--help"] if opts.help else []),
+                              prog="jaxrl train", description="DQNConfig fields")
     except SystemExit as e:
-        raise SystemExit(EXIT_USAGE if e.code else 0) from None
+        if e.code:
+            _usage_error(_one_line(captured.getvalue()))
+        raise SystemExit(0) from None
     try:
         config.validate()
     except ValueError as e:
@@ -85,6 +93,13 @@ def _resume_config(opts, rest, argv):
     return config
 
 
+def _one_line(box: str) -> str:
+    """tyro's boxed error message (unicode or ASCII box) -> its first line of content after the title."""
+    lines = [line.strip(" \t│╭╮╰╯─|+-=") for line in box.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("For full helptext")]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else "invalid command line")
+
+
 def _usage_error(message: str):
     print(f"jaxrl: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
@@ -105,9 +120,6 @@ def cmd_train(argv) -> int:
         from jaxrl.envs.envpool_env import is_envpool_env
         if is_envpool_env(config.env_id):
             return _train_envpool(config, opts)
-    if opts.resume is not None:
-        _usage_error("--resume: only envpool (Atari) runs are chunked and checkpointed; gymnax runs are one "
-                     "program (rerun them, they take minutes)")
     from jaxrl.envs import make_vector_env
     try:
         env = make_vector_env(config.env_id, 1)
@@ -118,19 +130,64 @@ def cmd_train(argv) -> int:
     from jaxrl import rundir
     from jaxrl.sweep import run_sweep, summarize
 
+    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
+    from jaxrl.sweep import run_checkpointed
+
     console = Console(stderr=True)
-    out_dir = _make_out_dir(opts.out_dir or rundir.default_run_dir(opts.preset))
+    out_dir = _run_dir(opts, rundir)
     console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds} "
                   f"steps/seed={config.total_steps:,} -> {out_dir}")
-    result = run_sweep(config, progress=not opts.no_progress, console=console)
+    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
+    if config.checkpoint_frequency or opts.resume is not None:
+        # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
+        if opts.resume is None:
+            rundir.write_config(out_dir, config, preset=opts.preset, env_info=env_info)
+        try:
+            result = run_checkpointed(config, out_dir, resume=opts.resume is not None,
+                                      progress=not opts.no_progress, console=console)
+        except CheckpointError as e:
+            _usage_error(str(e))
+        except Interrupted as e:
+            console.print(str(e))
+            return 130
+        except Diverged as e:
+            print(f"jaxrl: error: {e}", file=sys.stderr)
+            return EXIT_DIVERGED
+    else:  # one compiled program for the whole sweep
+        result = run_sweep(config, progress=not opts.no_progress, console=console)
     threshold = 475.0 if config.env_id == "CartPole-v1" else None
     summary = summarize(result, window=opts.window, solve_threshold=threshold)
-    rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window,
-                         env_info={"num_actions": env.num_actions, "obs_shape": list(env.obs_shape),
-                                   "obs_dtype": str(env.obs_dtype)})
+    rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
     print_summary(summary, console)
     console.print(f"run directory: {out_dir}")
+    diverged = [s for s in summary["per_seed"] if s["diverged_at_env_step"] is not None]
+    for s in diverged:
+        console.print(f"seed {s['seed_index']}: non-finite loss or parameters at env step "
+                      f"{s['diverged_at_env_step']:,}; its updates stopped there (saved parameters are the last "
+                      "finite ones)")
+    if diverged and len(diverged) == config.num_seeds:
+        print(f"jaxrl: error: every seed diverged (first at env step "
+              f"{min(s['diverged_at_env_step'] for s in diverged):,})", file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
+
+
+def _run_dir(opts, rundir) -> Path:
+    """`--resume DIR`, or a new run directory (never one that already holds a run)."""
+    if opts.resume is not None:
+        from jaxrl import __version__
+        from jaxrl.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
+        config = DQNConfig.from_dict(rundir.read_config(opts.resume)["config"])
+        try:  # refuse a bad checkpoint before anything is printed, compiled or written
+            verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
+        except CheckpointError as e:
+            _usage_error(str(e))
+        return opts.resume
+    out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "run")
+    if (out_dir / rundir.CONFIG_FILE).exists() or (out_dir / "checkpoint.msgpack").exists():
+        _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
+                     "or choose a new directory")
+    return _make_out_dir(out_dir)
 
 
 def _train_envpool(config: DQNConfig, opts) -> int:
@@ -143,18 +200,11 @@ def _train_envpool(config: DQNConfig, opts) -> int:
     from rich.console import Console
 
     from jaxrl import rundir
-    from jaxrl.atari_run import Interrupted, run_atari
-    from jaxrl.checkpoint import CheckpointError
+    from jaxrl.atari_run import run_atari
+    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
 
     console = Console(stderr=True)
-    if opts.resume is None:
-        out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "atari")
-        if (out_dir / rundir.CONFIG_FILE).exists():
-            _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
-                         "or choose a new directory")
-        out_dir = _make_out_dir(out_dir)
-    else:
-        out_dir = opts.resume
+    out_dir = _run_dir(opts, rundir)
     if jax.default_backend() == "cpu":
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
@@ -169,6 +219,9 @@ def _train_envpool(config: DQNConfig, opts) -> int:
     except Interrupted as e:
         console.print(str(e))
         return 130
+    except Diverged as e:
+        print(f"jaxrl: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
     for s in summary["per_seed"]:
         solved = s["solved"]
         console.print(f"seed {s['seed_index']}: {s['episodes']} games, last-{summary['window_episodes']} mean "

@@ -70,6 +70,12 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def write_config(out_dir, config, *, preset: str | None, env_info: dict) -> None:
+    """config.json: the exact config, the preset it started from, env shapes, versions and git revision."""
+    write_json(Path(out_dir) / CONFIG_FILE, {"preset": preset, "config": config.to_dict(), "env": env_info,
+                                             "versions": versions()})
+
+
 def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str | None = None,
                   window: int = 10) -> Path:
     """Write every artifact of a finished sweep into `out_dir` (created if missing)."""
@@ -77,8 +83,7 @@ def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / CONFIG_FILE, {"preset": preset, "config": result.config.to_dict(), "env": env_info,
-                                    "versions": versions()})
+    write_config(out, result.config, preset=preset, env_info=env_info)
     ep = result.episodes
     with open(out / METRICS_FILE, "w", newline="") as f:
         w = csv.writer(f)
@@ -106,6 +111,20 @@ def write_tensorboard(path: Path, result) -> None:
         for i in range(0, len(losses), stride):
             step = int(result.config.learning_starts + (i + 1) * steps_per_update)
             writer.add_scalar("mean_over_seeds/loss", float(losses[i:i + stride].mean()), step)
+
+
+def truncate_csv(path: Path, max_step: int) -> None:
+    """Keep the header and the rows whose `step` column is <= `max_step` (rows logged after a checkpoint)."""
+    if not Path(path).is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    col = rows[0].index("step")
+    kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[col])) <= max_step]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.rundir import rolling_mean  # noqa: F401  (public here too)
-from jaxrl.train import make_train
+from jaxrl.train import make_train, make_train_parts
 
 
 @dataclasses.dataclass
@@ -31,10 +31,13 @@ class SweepResult:
     params: Any
     compile_seconds: float
     run_seconds: float
+    steps_run: Optional[int] = None  # env steps per seed timed in run_seconds (a resumed run: fewer)
+    diverged_at: Optional[np.ndarray] = None  # [S] env step of the first non-finite update, -1 = never
 
     @property
     def aggregate_steps_per_second(self) -> float:
-        return self.config.num_seeds * self.config.total_steps / self.run_seconds
+        steps = self.config.total_steps if self.steps_run is None else self.steps_run
+        return self.config.num_seeds * steps / self.run_seconds
 
 
 class _Progress:
@@ -91,16 +94,17 @@ def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> Swee
     return SweepResult(config=config, episodes=episodes_from_metrics(metrics, config.num_envs),
                        losses=np.asarray(metrics["loss"]).reshape(config.num_seeds, -1),
                        params=jax.device_get(state.params),
-                       compile_seconds=compile_seconds, run_seconds=run_seconds)
+                       compile_seconds=compile_seconds, run_seconds=run_seconds,
+                       diverged_at=np.asarray(state.diverged_at))
 
 
-def episodes_from_metrics(metrics, num_envs: int) -> dict:
-    """Finished episodes from the scan's `[S, T, E]` running statistics."""
+def episodes_from_metrics(metrics, num_envs: int, step_offset: int = 0) -> dict:
+    """Finished episodes from the scan's `[S, T, E]` running statistics (`step_offset`: env steps before T=0)."""
     done = np.asarray(metrics["episode_done"])
     seed, t, _ = np.nonzero(done)  # lexicographic: by seed, then time, then env
     return {
         "seed": seed.astype(np.int64),
-        "step": ((t + 1) * num_envs).astype(np.int64),
+        "step": (step_offset + (t + 1) * num_envs).astype(np.int64),
         "return": np.asarray(metrics["episode_return"])[done].astype(np.float64),
         "length": np.asarray(metrics["episode_length"])[done].astype(np.int64),
     }
@@ -121,6 +125,8 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
             "final_mean_return": float(r[-window:].mean()) if len(r) else None,
             "best_mean_return": float(means.max()) if len(means) else None,
             "final_loss": float(result.losses[s, -100:].mean()) if result.losses.size else None,
+            "diverged_at_env_step": (int(result.diverged_at[s]) if result.diverged_at is not None
+                                     and result.diverged_at[s] >= 0 else None),
         })
     finals = [s["final_mean_return"] for s in seeds if s["final_mean_return"] is not None]
     summary = {
@@ -139,3 +145,97 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
         summary["seeds_reaching_threshold"] = sum(
             1 for s in seeds if s["best_mean_return"] is not None and s["best_mean_return"] >= solve_threshold)
     return summary
+
+
+def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True,
+                     console=None) -> SweepResult:
+    """The same sweep as `run_sweep`, driven from Python in chunks of `log_frequency` env steps so that it can
+    stop: `metrics.csv` is appended per chunk, the whole state (params, target, optimizer, replay buffer, env
+    state, keys, counters) is checkpointed every `checkpoint_frequency` env steps and on SIGINT/SIGTERM, and
+    `resume=True` continues from `out_dir/checkpoint.msgpack`. Everything is pure JAX, so a resumed run is
+    bit-identical to an uninterrupted one on CPU. (One chunk boundary can change XLA's fusion decisions
+    compared with the single-program `run_sweep`, so the two drivers need not agree bit for bit.)"""
+    import csv
+    from pathlib import Path
+
+    from jaxrl import __version__, rundir
+    from jaxrl.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
+                                  raise_if_all_diverged, save_checkpoint)
+
+    config.validate()
+    out = Path(out_dir)
+    parts = make_train_parts(config)
+    keys = seed_keys(config)
+    per_chunk = max(1, config.log_frequency // config.steps_per_block)
+    start = jax.jit(jax.vmap(lambda k: parts.warmup(parts.init(k))))
+    chunk = jax.jit(jax.vmap(lambda s: parts.blocks(s, per_chunk)), donate_argnums=0)
+    rest = jax.jit(jax.vmap(lambda s: parts.blocks(s, config.num_blocks % per_chunk)), donate_argnums=0)
+    steps_of = lambda blocks: config.learning_starts + blocks * config.steps_per_block  # noqa: E731
+    metrics_path = out / rundir.METRICS_FILE
+    expect = {"jaxrl": __version__, "config": config.to_dict()}
+    t0 = time.perf_counter()
+    if resume:
+        template = jax.eval_shape(start, keys)[0]
+        state, meta = load_checkpoint(out / CHECKPOINT_FILE, template, expect=expect)
+        state = jax.tree_util.tree_map(jax.numpy.asarray, state)
+        done = meta["blocks"]
+        rundir.truncate_csv(metrics_path, steps_of(done))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        state, warm = start(keys)
+        done = 0
+        with open(metrics_path, "w", newline="") as f:
+            csv.writer(f).writerow(["seed", "step", "return", "length"])
+        _append_episodes(metrics_path, episodes_from_metrics(warm, config.num_envs))
+    compile_seconds = time.perf_counter() - t0
+    losses, run_seconds, first_block, seen = [], 0.0, done, set()
+    bar = _Progress(config.total_steps, enabled=progress)
+    with StopFlag() as stop, bar:
+        while done < config.num_blocks:
+            n = min(per_chunk, config.num_blocks - done)
+            t = time.perf_counter()
+            state, (env_m, upd_m) = (chunk if n == per_chunk else rest)(state)
+            env_m, upd_m = jax.device_get((env_m, upd_m))
+            run_seconds += time.perf_counter() - t
+            flat = {k: v.reshape(config.num_seeds, -1, config.num_envs) for k, v in env_m.items()}
+            _append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(done)))
+            losses.append(np.asarray(upd_m["loss"]).reshape(config.num_seeds, -1))
+            done += n
+            bar(np.asarray(steps_of(done)))
+            f = config.checkpoint_frequency
+            if (f and steps_of(done) // f > steps_of(done - n) // f) or stop.requested or done == config.num_blocks:
+                save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
+            for line in divergence_report(state.diverged_at, seen):
+                (console.print if console is not None else print)(line)
+            if len(seen) == config.num_seeds and done < config.num_blocks:
+                save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
+                raise_if_all_diverged(state.diverged_at, out)
+            if stop.requested and done < config.num_blocks:
+                raise Interrupted(f"interrupted at env step {steps_of(done):,} per seed; checkpoint written: resume "
+                                  f"with `jaxrl train --resume {out}`")
+    episodes = _read_episodes(metrics_path)
+    result = SweepResult(config=config, episodes=episodes, losses=np.concatenate(losses, axis=1) if losses else
+                         np.zeros((config.num_seeds, 0)), params=jax.device_get(state.params),
+                         compile_seconds=compile_seconds, run_seconds=max(run_seconds, 1e-9),
+                         steps_run=(done - first_block) * config.steps_per_block,
+                         diverged_at=np.asarray(state.diverged_at))
+    return result
+
+
+def _append_episodes(path, episodes: dict) -> None:
+    import csv
+    with open(path, "a", newline="") as f:
+        csv.writer(f).writerows(zip(episodes["seed"].tolist(), episodes["step"].tolist(),
+                                    episodes["return"].tolist(), episodes["length"].tolist()))
+        f.flush()
+
+
+def _read_episodes(path) -> dict:
+    import csv
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows.sort(key=lambda r: (int(r["seed"]), int(r["step"])))
+    return {"seed": np.array([int(r["seed"]) for r in rows], np.int64),
+            "step": np.array([int(r["step"]) for r in rows], np.int64),
+            "return": np.array([float(r["return"]) for r in rows]),
+            "length": np.array([int(r["length"]) for r in rows], np.int64)}

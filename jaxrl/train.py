@@ -55,6 +55,7 @@ class TrainState:
     key: jax.Array
     env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
     num_updates: jnp.ndarray  # int32
+    diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
 
 
 class Agent(NamedTuple):
@@ -70,6 +71,31 @@ def target_update_due(env_steps, steps_since_last_check, period):
     """True when the env-step counter crossed a multiple of `period` during the last
     `steps_since_last_check` env steps (the hard target copy is due)."""
     return env_steps // period > (env_steps - steps_since_last_check) // period
+
+
+def all_finite(tree) -> jnp.ndarray:
+    """True when every element of every leaf is finite."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def guard_update(update: Callable) -> Callable:
+    """The NaN/Inf guard around `Agent.update`:
+
+        (params, target_params, opt_state, batch, diverged_at, env_steps)
+            -> (params, opt_state, loss, aux, diverged_at)
+
+    An update whose loss or new parameters are not finite is dropped (params and optimizer state stay the last
+    finite ones) and `diverged_at` records `env_steps`; once diverged (`>= 0`) an agent makes no more updates.
+    In a vmapped sweep this is per seed: the others go on."""
+    def guarded(params, target_params, opt_state, batch, diverged_at, env_steps):
+        new_params, new_opt_state, loss, aux = update(params, target_params, opt_state, batch)
+        healthy = diverged_at < 0
+        ok = healthy & jnp.isfinite(loss) & all_finite(new_params)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
+        diverged_at = jnp.where(healthy & ~ok, jnp.asarray(env_steps, jnp.int32), diverged_at)
+        return keep(new_params, params), keep(new_opt_state, opt_state), loss, aux, diverged_at
+
+    return guarded
 
 
 def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto") -> Agent:
@@ -117,6 +143,7 @@ def make_train_parts(config: DQNConfig) -> TrainParts:
     env = make_vector_env(config.env_id, config.num_envs)
     agent = make_agent(config, env.num_actions, env.obs_shape)
     network = agent.network
+    update = guard_update(agent.update)
     example = Transition(obs=jnp.zeros(env.obs_shape, env.obs_dtype), action=jnp.int32(0),
                          reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
                          terminated=jnp.bool_(False))
@@ -134,7 +161,7 @@ def make_train_parts(config: DQNConfig) -> TrainParts:
             params=params, target_params=params, opt_state=agent.optimizer.init(params),
             buffer_state=buffer.init(), env_state=env_state, obs=obs,
             episode_return=jnp.zeros(num_envs, jnp.float32), episode_length=jnp.zeros(num_envs, jnp.int32),
-            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0))
+            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
 
     def env_step(state: TrainState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
@@ -156,8 +183,10 @@ def make_train_parts(config: DQNConfig) -> TrainParts:
     def update_step(state: TrainState, _):
         key, sample_key = jax.random.split(state.key)
         batch = buffer.sample(state.buffer_state, sample_key)
-        params, opt_state, loss, aux = agent.update(state.params, state.target_params, state.opt_state, batch)
-        state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1)
+        params, opt_state, loss, aux, diverged_at = update(state.params, state.target_params, state.opt_state, batch,
+                                                           state.diverged_at, state.env_steps)
+        state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
+                              diverged_at=diverged_at)
         return state, {"loss": loss, **aux}
 
     def block(state: TrainState, _):

@@ -33,8 +33,8 @@ def runs(tmp_path_factory):
     out = {}
     for loop in ("host", "xla"):
         out[loop] = base / loop
-        video = ["--video"] if loop == "xla" else ["--no-video"]
-        assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *video, "--out-dir", str(out[loop])]) == 0
+        extra = ["--video", "--save-buffer"] if loop == "xla" else ["--no-video"]
+        assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *extra, "--out-dir", str(out[loop])]) == 0
     return out
 
 
@@ -102,6 +102,35 @@ def test_interrupt_then_resume(tmp_path):
     assert read_meta(out / "checkpoint.msgpack")["env_steps"] == 4096
     games = rows(out / "metrics.csv")
     assert all(int(r["step"]) > 0 for r in games)
+
+
+def test_kill_9_then_resume_is_bit_exact(runs, tmp_path):
+    """kill -9 at a random moment after the first checkpoint; --resume (buffer saved, envs rebuilt by replaying
+    the action log) ends with the same parameters, bit for bit, as the uninterrupted xla run."""
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *TINY, "--loop", "xla", "--num-seeds", "2", "--save-buffer",
+           "--no-video", "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = wait_and_kill(proc, out / "checkpoint.msgpack", np.random.default_rng().uniform(0.0, 3.0))
+    stopped_at = read_meta(out / "checkpoint.msgpack")["env_steps"]
+    assert killed and stopped_at < 3072, "the run ended before it could be killed"
+    assert main(["train", "--resume", str(out), "--no-progress", "--no-video"]) == 2  # a resume takes no flags
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert (out / "params.msgpack").read_bytes() == (runs["xla"] / "params.msgpack").read_bytes()
+    assert rows(out / "metrics.csv") == rows(runs["xla"] / "metrics.csv")
+
+
+def wait_and_kill(proc, checkpoint: Path, delay: float) -> bool:
+    """SIGKILL `proc` `delay` seconds after `checkpoint` first appears; False if it had already exited."""
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.kill()
+    proc.wait()
+    return alive
 
 
 def test_resume_errors(runs, tmp_path, capsys):

@@ -41,13 +41,13 @@ def test_same_key_is_bit_identical(tiny_runs):
 
 
 def test_same_key_alone_matches_inside_sweep(tiny_runs):
-    """A seed trained alone behaves exactly as inside a sweep: the same episodes, step for step. (Its final
-    parameters are not compared: the batched and unbatched programs are different XLA computations, and Adam
-    amplifies their float32 rounding differences in noise-floor gradient entries; seen from 1e-4 to 3e-2
-    relative after 2,500 updates. Bit-identity for the same program is `test_same_key_is_bit_identical`.)"""
+    """A seed trained alone behaves as inside a sweep: the same episodes, step for step, until float32 rounding
+    differences between the batched and unbatched programs (different XLA computations) first flip an action.
+    Seen: identical for 2,795 of 3,000 steps. The first 2,000 (1,000 of them with updates) are held equal.
+    Bit-identity for the same program is `test_same_key_is_bit_identical`."""
     _, (_, m), (_, m1) = tiny_runs
-    np.testing.assert_array_equal(np.asarray(m["episode_return"])[0], np.asarray(m1["episode_return"])[0])
-    np.testing.assert_array_equal(np.asarray(m["episode_done"])[0], np.asarray(m1["episode_done"])[0])
+    for name in ("episode_return", "episode_done"):
+        np.testing.assert_array_equal(np.asarray(m[name])[0, :2000], np.asarray(m1[name])[0, :2000])
 
 
 def test_different_seeds_differ(tiny_runs):
