@@ -14,16 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps")
+PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "scaleout")
 QUICK = {"seeds": [1, 4, 16], "sweep_steps": 3000, "batches": [32, 128], "capacity": 10_000, "adds": 1000,
          "tabular_steps": 20_000, "torch_tabular_steps": 5000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
-         "pong_seeds": [1], "pong_iterations": 16}
+         "pong_seeds": [1], "pong_iterations": 16, "scaleout_devices": [1, 2], "scaleout_steps": 2000}
 FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512], "capacity": 50_000,
         "adds": 5000, "tabular_steps": 100_000, "torch_tabular_steps": 20_000, "matmul_n": 2048,
         "updates": {("mlp", 32): 2000, ("mlp", 128): 1000, ("mlp", 512): 500, ("cnn", 32): 20, ("cnn", 128): 6,
                     ("cnn", 512): 2},
-        "pong_seeds": [1, 8], "pong_iterations": 32}
+        "pong_seeds": [1, 8], "pong_iterations": 32, "scaleout_devices": [1, 2, 4], "scaleout_steps": 5000}
 
 
 def main(argv=None) -> int:
@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     if "pong_sps" in args.only:
         from benchmarks.pong import bench_pong_sps
         results += bench_pong_sps(s["pong_seeds"], s["pong_iterations"], r, threads=os.cpu_count())
+    if "scaleout" in args.only:
+        from benchmarks.scaleout import bench_scaleout
+        results += bench_scaleout(s["scaleout_devices"], 16, s["scaleout_steps"], r)
     doc = {"machine": info, "mode": "quick" if args.quick else "full", "seconds": time.time() - t0,
            "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
            "measurements": [dataclasses.asdict(m) for m in results]}

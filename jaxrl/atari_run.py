@@ -51,7 +51,7 @@ CSV_COLUMNS = {
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
               preset: str | None = None) -> dict:
     """Train `config.num_seeds` agents on an envpool Atari env; returns the summary (also in summary.json)."""
-    config.validate_envpool()
+    config.validate_envpool(jax.device_count())
     out = Path(out_dir)
     num_actions, _ = env_spec(config.env_id)
     num_seeds, num_envs = config.num_seeds, config.num_envs
@@ -69,15 +69,18 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     else:
         out.mkdir(parents=True, exist_ok=True)
         rundir.write_config(out, config, preset=preset, env_info=_env_info(num_actions))
+    console = console or _null_console()
     log = _Log(out, config, start)
     env = make_envpool(config.env_id, num_seeds * num_envs, config.seed)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
     if start:
         with console.status(f"replaying {start * num_envs:,} env steps per agent to restore the envs ..."):
             ts = _replay_actions(out, env, start, num_seeds)
+    if jax.device_count() > 1:  # each device owns num_seeds / devices agents and their slice of the pool
+        from jaxrl.grid import sweep_sharding
+        state, ts = jax.device_put((state, ts), sweep_sharding())
     chunk_iterations = config.log_frequency // num_envs
     total_iterations = config.total_steps // num_envs
-    console = console or _null_console()
     t0 = time.perf_counter()
     if config.loop == "xla":
         handle = env.xla()[0]

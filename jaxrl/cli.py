@@ -26,6 +26,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--resume", type=Path, default=None)
+    p.add_argument("--distributed", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
     return p
 
@@ -36,6 +37,9 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
   --preset NAME      hyperparameter preset: {', '.join(sorted(PRESETS))} (default: cartpole)
   --out-dir DIR      run directory (default: runs/<preset>-<timestamp>/)
   --window N         episodes averaged for the per-seed final return (default: 10)
+  --grid NAME=V1,V2 ...  hyperparameter grid over traced fields (learning_rate, gamma, egreedy,
+                     egreedy_final, egreedy_decay, target_update_frequency): points x seeds in one program
+  --distributed      call jax.distributed.initialize() first (multi-host; coordinator from the cluster env)
   --resume DIR       continue an envpool (Atari) run from DIR/checkpoint.msgpack with DIR's own config
                      (no other config flags allowed)
   --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
@@ -115,6 +119,9 @@ def _make_out_dir(out_dir: Path) -> Path:
 
 def cmd_train(argv) -> int:
     config, opts = parse_train_args(argv)
+    if opts.distributed:
+        import jax
+        jax.distributed.initialize()  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
     from jaxrl.envs import is_gymnax_env
     if not is_gymnax_env(config.env_id):
         from jaxrl.envs.envpool_env import is_envpool_env
@@ -135,8 +142,10 @@ def cmd_train(argv) -> int:
 
     console = Console(stderr=True)
     out_dir = _run_dir(opts, rundir)
-    console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds} "
-                  f"steps/seed={config.total_steps:,} -> {out_dir}")
+    import jax
+    grid = f" x {len(config.grid_points())} grid points" if config.grid else ""
+    console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds}{grid} "
+                  f"steps/seed={config.total_steps:,} devices={jax.device_count()} -> {out_dir}")
     env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
     if config.checkpoint_frequency or opts.resume is not None:
         # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
@@ -192,11 +201,11 @@ def _run_dir(opts, rundir) -> Path:
 
 def _train_envpool(config: DQNConfig, opts) -> int:
     """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
+    import jax
     try:
-        config.validate_envpool()
+        config.validate_envpool(jax.device_count())
     except ValueError as e:
         _usage_error(str(e))
-    import jax
     from rich.console import Console
 
     from jaxrl import rundir
@@ -245,6 +254,16 @@ def print_summary(summary: dict, console) -> None:
         table.add_row(str(s["seed_index"]), str(s["episodes"]), fmt(s["final_mean_return"]),
                       fmt(s["best_mean_return"]), fmt(s["final_loss"]))
     console.print(table)
+    if "per_point" in summary:
+        grid = Table(title="per grid point (mean over its seeds)")
+        names = [k for k in summary["per_point"][0] if k not in ("point", "seeds", "mean_final_return",
+                                                                 "seeds_reaching_threshold")]
+        for col in ("point", *names, "seeds", f"final mean return (last {w})", "seeds >= threshold"):
+            grid.add_column(col, justify="right")
+        for p in summary["per_point"]:
+            grid.add_row(str(p["point"]), *[f"{p[k]:g}" for k in names], str(p["seeds"]), fmt(p["mean_final_return"]),
+                         str(p.get("seeds_reaching_threshold", "-")))
+        console.print(grid)
     line = (f"aggregate: {summary['aggregate_steps_per_second']:,.0f} env steps/s over {summary['num_seeds']} "
             f"seeds ({summary['run_seconds']:.1f} s run, {summary['compile_seconds']:.1f} s compile, "
             f"{', '.join(summary['devices'])})")

@@ -10,6 +10,7 @@ For Atari, one env step is 4 emulator frames (frame skip); the course's `frames_
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ OPTIMIZERS = ("adam", "rmsprop")
 EPSILON_SCHEDULES = ("exponential", "linear")
 NETWORKS = ("auto", "mlp", "cnn")
 LOOPS = ("host", "xla")
+TRACED_FIELDS = ("learning_rate", "gamma", "egreedy", "egreedy_final", "egreedy_decay", "target_update_frequency")
+"""Hyperparameters that are traced values in the compiled program, so a grid over them is one program."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,11 @@ class DQNConfig:
     seed: int = 0
     """Root seed; seed `i` of a sweep uses `jax.random.split(PRNGKey(seed), num_seeds)[i]`."""
     num_seeds: int = 1
-    """Independent agents trained at once (one vmapped program)."""
+    """Independent agents trained at once (one vmapped program), per grid point."""
+    grid: tuple[str, ...] = ()
+    """Hyperparameter grid over the traced fields (`TRACED_FIELDS`): entries `NAME=V1,V2,...`, e.g.
+    `--grid learning_rate=1e-3,3e-4 gamma=0.99,0.9`. The sweep is every point (cartesian product) x num_seeds,
+    all in one program, sharded over the visible devices; the field's own value is ignored when gridded."""
     num_envs: int = 1
     """Parallel environments per agent. Each vectorized step adds `num_envs` transitions."""
     total_steps: int = 100_000
@@ -124,6 +131,32 @@ class DQNConfig:
         """Gradient updates per agent over the whole run."""
         return self.num_blocks * self.updates_per_block
 
+    def grid_points(self) -> list[dict]:
+        """The grid's points as `{field: value}` dicts (cartesian product, first entry slowest); `[{}]` without
+        a grid. Raises `ValueError` for a malformed entry."""
+        axes = []
+        for entry in self.grid:
+            name, sep, values = str(entry).partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in TRACED_FIELDS:
+                _fail("grid", entry, "entries NAME=V1,V2,... with NAME one of " + ", ".join(TRACED_FIELDS))
+            if name in (a[0] for a in axes):
+                _fail("grid", entry, f"each field once ({name} repeats)")
+            cast = int if name == "target_update_frequency" else float
+            try:
+                parsed = tuple(cast(v) for v in values.split(",") if v.strip())
+            except ValueError:
+                _fail("grid", entry, f"comma-separated {cast.__name__} values")
+            if not parsed:
+                _fail("grid", entry, "at least one value")
+            axes.append((name, parsed))
+        return [dict(zip([a[0] for a in axes], combo)) for combo in itertools.product(*[a[1] for a in axes])]
+
+    @property
+    def sweep_size(self) -> int:
+        """Agents in the program: grid points x num_seeds."""
+        return len(self.grid_points()) * self.num_seeds
+
     def replace(self, **changes) -> "DQNConfig":
         return dataclasses.replace(self, **changes)
 
@@ -137,8 +170,9 @@ class DQNConfig:
         if unknown:
             raise ValueError(f"unknown DQNConfig field(s): {', '.join(unknown)}")
         d = dict(d)
-        if "hidden_sizes" in d:
-            d["hidden_sizes"] = tuple(d["hidden_sizes"])
+        for name in ("hidden_sizes", "grid"):
+            if name in d:
+                d[name] = tuple(d[name])
         return cls(**d)
 
     def validate(self) -> "DQNConfig":
@@ -188,11 +222,23 @@ class DQNConfig:
             _fail("eval_epsilon", self.eval_epsilon, "[0, 1]")
         if not self.env_id or not isinstance(self.env_id, str):
             _fail("env_id", self.env_id, "a non-empty environment id")
+        if self.grid:
+            for point in self.grid_points():  # every point must be a valid config on its own
+                self.replace(grid=(), **point).validate()
         return self
 
-    def validate_envpool(self) -> "DQNConfig":
-        """`validate()` plus what the chunked envpool loops need: every period a multiple of the chunk."""
+    def validate_envpool(self, num_devices: int = 1) -> "DQNConfig":
+        """`validate()` plus what the chunked envpool loops need: every period a multiple of the chunk, and
+        the agents split evenly over `num_devices`."""
         self.validate()
+        if self.grid:
+            _fail("grid", self.grid, "empty for envpool runs (grids are one-program gymnax sweeps; use --num-seeds)")
+        if num_devices > 1 and self.loop == "xla":
+            _fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
+                  "across devices (XLA's SPMD partitioner rejects their side effects)")
+        if self.num_seeds % num_devices:
+            _fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
+                  "an equal slice of the agents and of the envpool)")
         if self.log_frequency % self.steps_per_block:
             _fail("log_frequency", self.log_frequency,
                   f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")

@@ -20,12 +20,14 @@ def clamp_gradients(limit: float = 1.0) -> optax.GradientTransformation:
     return optax.clip(limit)
 
 
-def make_optimizer(config: DQNConfig) -> optax.GradientTransformation:
-    """`[clamp ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`."""
+def make_optimizer(config: DQNConfig, learning_rate=None) -> optax.GradientTransformation:
+    """`[clamp ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`. `learning_rate`
+    (default: the config's) may be a traced scalar: a hyperparameter grid in one program."""
+    lr = config.learning_rate if learning_rate is None else learning_rate
     if config.optimizer == "adam":
-        opt = optax.adam(config.learning_rate, eps=ADAM_EPS)
+        opt = optax.adam(lr, eps=ADAM_EPS)
     elif config.optimizer == "rmsprop":
-        opt = optax.rmsprop(config.learning_rate, decay=RMSPROP_DECAY, eps=RMSPROP_EPS, eps_in_sqrt=False)
+        opt = optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=RMSPROP_EPS, eps_in_sqrt=False)
     else:
         raise ValueError(f"DQNConfig.optimizer={config.optimizer!r} is invalid: expected 'adam' or 'rmsprop'")
     return optax.chain(clamp_gradients(1.0), opt) if config.clip_error else opt

@@ -23,11 +23,11 @@ def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
     config = DQNConfig.from_dict(meta["config"])
     env = meta["env"]
     obs_shape, obs_dtype = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"])
-    if not 0 <= seed_index < config.num_seeds:
-        raise ValueError(f"seed_index={seed_index} out of range: the run has {config.num_seeds} seed(s)")
+    if not 0 <= seed_index < config.sweep_size:
+        raise ValueError(f"seed_index={seed_index} out of range: the run has {config.sweep_size} agent(s)")
     network = make_network(config, env["num_actions"], obs_shape)
     template = network.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), obs_dtype))
-    stacked_template = jax.tree_util.tree_map(lambda x: np.zeros((config.num_seeds, *x.shape), x.dtype), template)
+    stacked_template = jax.tree_util.tree_map(lambda x: np.zeros((config.sweep_size, *x.shape), x.dtype), template)
     from flax import serialization
     path = Path(run_dir) / PARAMS_FILE
     stacked = serialization.from_bytes(stacked_template, path.read_bytes())

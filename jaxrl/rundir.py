@@ -3,7 +3,7 @@
     DIR/config.json          the exact DQNConfig + env shapes + versions (enough to rebuild the network)
     DIR/metrics.csv          one row per finished episode: seed, step, return, length
     DIR/summary.json         per-seed final mean return, aggregate_steps_per_second, compile_seconds, ...
-    DIR/params.msgpack       final online params of every seed, stacked on a leading [num_seeds] axis
+    DIR/params.msgpack       final online params of every agent, stacked on a leading [sweep_size] axis (grid points x seeds)
     DIR/tb/                  TensorBoard events (per-seed episode return, mean loss)
     DIR/learning_curves.png  mean +- std over seeds of the rolling episode return
 """
@@ -92,8 +92,8 @@ def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str
     write_json(out / SUMMARY_FILE, summary)
     (out / PARAMS_FILE).write_bytes(serialization.to_bytes(result.params))
     write_tensorboard(out / TB_DIR, result)
-    plot_learning_curves(out / CURVES_FILE, ep, result.config.num_seeds, result.config.total_steps, window,
-                         title=f"{result.config.env_id}: DQN, {result.config.num_seeds} seeds")
+    plot_learning_curves(out / CURVES_FILE, ep, result.config.sweep_size, result.config.total_steps, window,
+                         title=f"{result.config.env_id}: DQN, {result.config.sweep_size} agents")
     return out
 
 

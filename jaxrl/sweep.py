@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.rundir import rolling_mean  # noqa: F401  (public here too)
+from jaxrl.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
 from jaxrl.train import make_train, make_train_parts
 
 
@@ -37,7 +38,7 @@ class SweepResult:
     @property
     def aggregate_steps_per_second(self) -> float:
         steps = self.config.total_steps if self.steps_run is None else self.steps_run
-        return self.config.num_seeds * steps / self.run_seconds
+        return self.config.sweep_size * steps / self.run_seconds
 
 
 class _Progress:
@@ -75,27 +76,39 @@ def seed_keys(config: DQNConfig):
     return jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
 
 
+def _sweep_program(train, config: DQNConfig, sharding):
+    """`(jitted vmapped train, its sharded inputs, N)`: keys (and traced hyperparameters with a grid), padded
+    and laid out over the devices. Without a grid the hyperparameters stay compile-time constants."""
+    keys = sweep_keys(config)
+    if config.grid:
+        inputs, n = shard_sweep((keys, sweep_hparams(config)), sharding)
+        return jax.jit(jax.vmap(train)), inputs, n
+    (keys,), n = shard_sweep((keys,), sharding)
+    return jax.jit(jax.vmap(train)), (keys,), n
+
+
 def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> SweepResult:
-    """Train `config.num_seeds` agents in one jitted, vmapped program; compile time is timed apart."""
+    """Train `config.sweep_size` agents (grid points x seeds) in one jitted, vmapped program, sharded over the
+    visible devices; compile time is timed apart."""
     config.validate()
     bar = _Progress(config.total_steps, enabled=progress)
     train = make_train(config, progress_callback=bar)
-    keys = seed_keys(config)
+    program, inputs, n = _sweep_program(train, config, sweep_sharding())
     status = console.status("compiling ...") if console is not None else nullcontext()
     with status:
         t0 = time.perf_counter()
-        compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
+        compiled = program.lower(*inputs).compile()
         compile_seconds = time.perf_counter() - t0
     with bar:
         t0 = time.perf_counter()
-        state, metrics = compiled(keys)
+        state, metrics = compiled(*inputs)
         jax.block_until_ready((state, metrics))
         run_seconds = time.perf_counter() - t0
+    (params, diverged_at), metrics = unshard(((state.params, state.diverged_at), metrics), n)
     return SweepResult(config=config, episodes=episodes_from_metrics(metrics, config.num_envs),
-                       losses=np.asarray(metrics["loss"]).reshape(config.num_seeds, -1),
-                       params=jax.device_get(state.params),
+                       losses=np.asarray(metrics["loss"]).reshape(n, -1), params=params,
                        compile_seconds=compile_seconds, run_seconds=run_seconds,
-                       diverged_at=np.asarray(state.diverged_at))
+                       diverged_at=np.asarray(diverged_at))
 
 
 def episodes_from_metrics(metrics, num_envs: int, step_offset: int = 0) -> dict:
@@ -117,10 +130,11 @@ def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
 def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[float] = None) -> dict:
     """Per-seed final mean return (last `window` episodes) and best `window`-episode mean, plus timings."""
     seeds = []
-    for s, r in enumerate(per_seed_returns(result.episodes, result.config.num_seeds)):
+    labels = sweep_labels(result.config)
+    for s, r in enumerate(per_seed_returns(result.episodes, result.config.sweep_size)):
         means = rolling_mean(r, window)
         seeds.append({
-            "seed_index": s,
+            "seed_index": s, **({"grid_point": labels[s]} if result.config.grid else {}),
             "episodes": int(len(r)),
             "final_mean_return": float(r[-window:].mean()) if len(r) else None,
             "best_mean_return": float(means.max()) if len(means) else None,
@@ -131,7 +145,7 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
     finals = [s["final_mean_return"] for s in seeds if s["final_mean_return"] is not None]
     summary = {
         "window_episodes": window,
-        "num_seeds": result.config.num_seeds,
+        "num_seeds": result.config.sweep_size,
         "env_steps_per_seed": result.config.total_steps,
         "per_seed": seeds,
         "mean_final_return": float(np.mean(finals)) if finals else None,
@@ -140,10 +154,19 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
         "compile_seconds": result.compile_seconds,
         "devices": [str(d) for d in jax.devices()],
     }
+    reached = lambda s: (solve_threshold is not None and s["best_mean_return"] is not None  # noqa: E731
+                         and s["best_mean_return"] >= solve_threshold)
     if solve_threshold is not None:
         summary["solve_threshold"] = solve_threshold
-        summary["seeds_reaching_threshold"] = sum(
-            1 for s in seeds if s["best_mean_return"] is not None and s["best_mean_return"] >= solve_threshold)
+        summary["seeds_reaching_threshold"] = sum(1 for s in seeds if reached(s))
+    if result.config.grid:
+        summary["per_point"] = []
+        for p, point in enumerate(result.config.grid_points()):
+            mine = [s for s in seeds if s["grid_point"]["point"] == p]
+            finals = [s["final_mean_return"] for s in mine if s["final_mean_return"] is not None]
+            summary["per_point"].append({
+                "point": p, **point, "seeds": len(mine), "mean_final_return": float(np.mean(finals)) if finals else None,
+                **({"seeds_reaching_threshold": sum(1 for s in mine if reached(s))} if solve_threshold else {})})
     return summary
 
 
@@ -164,25 +187,28 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
 
     config.validate()
     out = Path(out_dir)
-    parts = make_train_parts(config)
-    keys = seed_keys(config)
     per_chunk = max(1, config.log_frequency // config.steps_per_block)
-    start = jax.jit(jax.vmap(lambda k: parts.warmup(parts.init(k))))
-    chunk = jax.jit(jax.vmap(lambda s: parts.blocks(s, per_chunk)), donate_argnums=0)
-    rest = jax.jit(jax.vmap(lambda s: parts.blocks(s, config.num_blocks % per_chunk)), donate_argnums=0)
+    n_sweep = config.sweep_size
+    hps = sweep_hparams(config) if config.grid else None
+    (keys, hps), _ = shard_sweep((sweep_keys(config), hps), sweep_sharding())
+    parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
+    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))))
+    chunk = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, per_chunk)), donate_argnums=0)
+    rest = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, config.num_blocks % per_chunk)), donate_argnums=0)
     steps_of = lambda blocks: config.learning_starts + blocks * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
     t0 = time.perf_counter()
     if resume:
-        template = jax.eval_shape(start, keys)[0]
+        template = jax.eval_shape(start, keys, hps)[0]
         state, meta = load_checkpoint(out / CHECKPOINT_FILE, template, expect=expect)
-        state = jax.tree_util.tree_map(jax.numpy.asarray, state)
+        state = jax.device_put(state, sweep_sharding())
         done = meta["blocks"]
         rundir.truncate_csv(metrics_path, steps_of(done))
     else:
         out.mkdir(parents=True, exist_ok=True)
-        state, warm = start(keys)
+        state, warm = start(keys, hps)
+        warm = unshard(warm, n_sweep)
         done = 0
         with open(metrics_path, "w", newline="") as f:
             csv.writer(f).writerow(["seed", "step", "return", "length"])
@@ -194,31 +220,32 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
         while done < config.num_blocks:
             n = min(per_chunk, config.num_blocks - done)
             t = time.perf_counter()
-            state, (env_m, upd_m) = (chunk if n == per_chunk else rest)(state)
-            env_m, upd_m = jax.device_get((env_m, upd_m))
+            state, (env_m, upd_m) = (chunk if n == per_chunk else rest)(state, hps)
+            env_m, upd_m = unshard((env_m, upd_m), n_sweep)
             run_seconds += time.perf_counter() - t
-            flat = {k: v.reshape(config.num_seeds, -1, config.num_envs) for k, v in env_m.items()}
+            flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
             _append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(done)))
-            losses.append(np.asarray(upd_m["loss"]).reshape(config.num_seeds, -1))
+            losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
             done += n
             bar(np.asarray(steps_of(done)))
             f = config.checkpoint_frequency
             if (f and steps_of(done) // f > steps_of(done - n) // f) or stop.requested or done == config.num_blocks:
                 save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
-            for line in divergence_report(state.diverged_at, seen):
+            diverged_at = unshard(state.diverged_at, n_sweep)
+            for line in divergence_report(diverged_at, seen):
                 (console.print if console is not None else print)(line)
-            if len(seen) == config.num_seeds and done < config.num_blocks:
+            if len(seen) == n_sweep and done < config.num_blocks:
                 save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
-                raise_if_all_diverged(state.diverged_at, out)
+                raise_if_all_diverged(diverged_at, out)
             if stop.requested and done < config.num_blocks:
                 raise Interrupted(f"interrupted at env step {steps_of(done):,} per seed; checkpoint written: resume "
                                   f"with `jaxrl train --resume {out}`")
     episodes = _read_episodes(metrics_path)
     result = SweepResult(config=config, episodes=episodes, losses=np.concatenate(losses, axis=1) if losses else
-                         np.zeros((config.num_seeds, 0)), params=jax.device_get(state.params),
+                         np.zeros((n_sweep, 0)), params=unshard(state.params, n_sweep),
                          compile_seconds=compile_seconds, run_seconds=max(run_seconds, 1e-9),
                          steps_run=(done - first_block) * config.steps_per_block,
-                         diverged_at=np.asarray(state.diverged_at))
+                         diverged_at=unshard(state.diverged_at, n_sweep))
     return result
 
 

@@ -24,6 +24,7 @@ from flax import struct
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
 from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
+from jaxrl.grid import HParams, hparams_of
 from jaxrl.losses import dqn_targets, td_loss
 from jaxrl.networks import make_network
 from jaxrl.optim import make_optimizer
@@ -98,10 +99,13 @@ def guard_update(update: Callable) -> Callable:
     return guarded
 
 
-def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto") -> Agent:
-    """Network, optimizer and the jittable DQN update for a config (env-independent)."""
+def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto",
+               hparams: Optional[HParams] = None) -> Agent:
+    """Network, optimizer and the jittable DQN update for a config (env-independent). `hparams`: traced
+    values of learning rate and gamma (a grid sweep); default: the config's, as constants."""
+    hp = hparams_of(config) if hparams is None else hparams
     network = make_network(config, num_actions, obs_shape, conv_impl=conv_impl)
-    optimizer = make_optimizer(config)
+    optimizer = make_optimizer(config, hp.learning_rate)
 
     def loss_fn(params, target_params, batch: Transition):
         batch_size = batch.obs.shape[0]
@@ -112,7 +116,7 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
         else:
             q_tm1, q_t_online = network.apply(params, batch.obs), None
         q_t_target = network.apply(target_params, batch.next_obs)
-        discount_t = config.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
+        discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
         targets = dqn_targets(batch.reward, discount_t, q_t_target, q_t_online, double=config.double_dqn)
         loss = td_loss(q_tm1, batch.action, targets, kind=config.loss)
         return loss, {"q_mean": jnp.mean(q_tm1)}
@@ -137,18 +141,20 @@ class TrainParts(NamedTuple):
     blocks: Callable
 
 
-def make_train_parts(config: DQNConfig) -> TrainParts:
-    """`make_train`'s program in pieces (see `TrainParts`), for drivers that stop between chunks."""
+def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> TrainParts:
+    """`make_train`'s program in pieces (see `TrainParts`), for drivers that stop between chunks. `hparams`:
+    one agent's traced hyperparameters (see `jaxrl.grid`); default: the config's, as constants."""
     config.validate()
+    hp = hparams_of(config) if hparams is None else hparams
     env = make_vector_env(config.env_id, config.num_envs)
-    agent = make_agent(config, env.num_actions, env.obs_shape)
+    agent = make_agent(config, env.num_actions, env.obs_shape, hparams=hp)
     network = agent.network
     update = guard_update(agent.update)
     example = Transition(obs=jnp.zeros(env.obs_shape, env.obs_dtype), action=jnp.int32(0),
                          reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
                          terminated=jnp.bool_(False))
     buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
-    epsilon_fn = make_epsilon_schedule(config)
+    epsilon_fn = make_epsilon_schedule(hp.epsilon_config(config))
     num_envs = config.num_envs
     warmup_iterations = config.learning_starts // num_envs
     block_steps = config.steps_per_block
@@ -192,7 +198,7 @@ def make_train_parts(config: DQNConfig) -> TrainParts:
     def block(state: TrainState, _):
         state, env_metrics = jax.lax.scan(env_step, state, None, length=config.iterations_per_update_block)
         state, update_metrics = jax.lax.scan(update_step, state, None, length=config.updates_per_block)
-        copy = target_update_due(state.env_steps, block_steps, config.target_update_frequency)
+        copy = target_update_due(state.env_steps, block_steps, hp.target_update_frequency)
         target_params = jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t),
                                                state.target_params, state.params)
         return state.replace(target_params=target_params), (env_metrics, update_metrics)
@@ -208,7 +214,8 @@ def make_train_parts(config: DQNConfig) -> TrainParts:
 
 def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
                num_progress_reports: int = 100):
-    """Return `train(key) -> (final TrainState, metrics)` for a gymnax env.
+    """Return `train(key, hparams=None) -> (final TrainState, metrics)` for a gymnax env (`hparams`: one
+    agent's traced hyperparameters in a grid sweep, see `jaxrl.grid`; default: the config's).
 
     `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
       episode_return, episode_length: `[T, E]` the running episode statistics at each step;
@@ -219,18 +226,19 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
     (under `vmap` once per seed, in any order: treat it as "at least this far").
     """
     config.validate()
-    parts = make_train_parts(config)
     num_envs = config.num_envs
     blocks_per_chunk = max(1, config.num_blocks // max(1, num_progress_reports))
     num_chunks, remainder_blocks = divmod(config.num_blocks, blocks_per_chunk)
 
-    def chunk(state: TrainState, _):
-        state, out = parts.blocks(state, blocks_per_chunk)
-        if progress_callback is not None:
-            jax.debug.callback(progress_callback, state.env_steps)
-        return state, out
+    def train(key, hparams: Optional[HParams] = None):
+        parts = make_train_parts(config, hparams)
 
-    def train(key):
+        def chunk(state: TrainState, _):
+            state, out = parts.blocks(state, blocks_per_chunk)
+            if progress_callback is not None:
+                jax.debug.callback(progress_callback, state.env_steps)
+            return state, out
+
         state = parts.init(key)
         state, warm_env = parts.warmup(state)
         state, (chunk_env, chunk_upd) = jax.lax.scan(chunk, state, None, length=num_chunks)

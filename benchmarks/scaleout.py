@@ -1,0 +1,53 @@
+"""Sharded sweeps: aggregate env steps/s of one CartPole sweep laid out over 1, 2, 4 forced host devices.
+
+Each device count runs in its own process (`XLA_FLAGS=--xla_force_host_platform_device_count=D` must be set
+before JAX starts). On a CPU the "devices" share the same cores, so this measures the partitioning overhead
+and whatever parallelism XLA gains from independent per-device programs; on a multi-GPU host the same code
+spreads the agents over real devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from benchmarks.common import Measurement
+
+SCRIPT = """
+import json, sys, time
+import jax
+from benchmarks.common import time_rate
+from benchmarks.suite import SWEEP_CONFIG
+from jaxrl.grid import shard_sweep, sweep_keys, sweep_sharding
+from jaxrl.train import make_train
+seeds, steps, repeats = map(int, sys.argv[1:4])
+cfg = SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps)
+(keys,), n = shard_sweep((sweep_keys(cfg),), sweep_sharding())
+t0 = time.perf_counter()
+program = jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()
+compile_s = time.perf_counter() - t0
+med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * steps, repeats, warmup=False)
+print(json.dumps({"devices": jax.device_count(), "value": med, "spread": spread, "compile": compile_s}))
+"""
+
+
+def bench_scaleout(device_counts, seeds: int, steps: int, repeats: int) -> list[Measurement]:
+    out = []
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for d in device_counts:
+        env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
+               "XLA_FLAGS": f"--xla_force_host_platform_device_count={d}"}
+        if not env["JAX_PLATFORMS"]:
+            env.pop("JAX_PLATFORMS")
+        proc = subprocess.run([sys.executable, "-c", SCRIPT, str(seeds), str(steps), str(repeats)], env=env,
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode:
+            raise RuntimeError(f"scale-out benchmark with {d} devices failed:\n{proc.stderr[-2000:]}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        out.append(Measurement("sharded_sweep", "jaxrl", {"devices": r["devices"], "seeds": seeds,
+                                                          "steps_per_seed": steps}, r["value"], "env_steps/s",
+                               repeats, r["spread"], {"compile_seconds": r["compile"], "forced_host_devices": True}))
+        print(f"  sharded_sweep devices={r['devices']} seeds={seeds}: {r['value']:,.0f} env steps/s", flush=True)
+    return out
