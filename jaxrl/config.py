@@ -80,6 +80,26 @@ class DQNConfig:
     """`exponential`: eps = final + (start - final) * exp(-steps / decay); `linear`: straight line to
     final over `egreedy_decay` steps, then constant."""
 
+    n_step: int = 1
+    """n-step returns (Rainbow): bootstrap from s_{t+n}, cut at episode ends (1 = the course's one-step)."""
+    prioritized: bool = False
+    """Proportional prioritized replay (Schaul et al.): sample by (|TD error| + per_eps)^per_alpha."""
+    per_alpha: float = 0.6
+    """Priority exponent alpha (0 = uniform)."""
+    per_beta: float = 0.4
+    """Initial importance-sampling exponent beta, annealed linearly to 1 over the run's updates."""
+    per_eps: float = 1e-6
+    """Added to |TD error| so that no transition gets priority 0."""
+    distributional: bool = False
+    """C51 (Bellemare et al.): a categorical return distribution on `num_atoms` atoms in [v_min, v_max],
+    cross-entropy loss to the projected target (replaces `loss`)."""
+    num_atoms: int = 51
+    """Atoms of the C51 support."""
+    v_min: float = -10.0
+    """Lowest atom of the C51 support."""
+    v_max: float = 10.0
+    """Highest atom of the C51 support."""
+
     clip_error: bool = True
     """Clamp every gradient element to [-1, 1] before the optimizer (the course's error clipping)."""
     loss: str = "huber"
@@ -214,6 +234,19 @@ class DQNConfig:
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
             _fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
         _choice(self, "loop", LOOPS)
+        _positive_int(self, "n_step")
+        if self.n_step > 1 and self.buffer_size % self.num_envs:
+            _fail("buffer_size", self.buffer_size, f"a multiple of num_envs ({self.num_envs}) with n_step > 1")
+        if not 0.0 <= self.per_alpha <= 1.0:
+            _fail("per_alpha", self.per_alpha, "[0, 1]")
+        if not 0.0 <= self.per_beta <= 1.0:
+            _fail("per_beta", self.per_beta, "[0, 1]")
+        if not self.per_eps > 0:
+            _fail("per_eps", self.per_eps, "> 0")
+        if self.num_atoms < 2:
+            _fail("num_atoms", self.num_atoms, "an integer >= 2")
+        if not self.v_min < self.v_max:
+            _fail("v_max", self.v_max, f"> v_min ({self.v_min})")
         _positive_int(self, "log_frequency", "eval_episodes")
         for name in ("eval_frequency", "checkpoint_frequency"):
             if getattr(self, name) < 0:
@@ -236,6 +269,10 @@ class DQNConfig:
         if num_devices > 1 and self.loop == "xla":
             _fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
                   "across devices (XLA's SPMD partitioner rejects their side effects)")
+        if self.n_step > 1 or self.prioritized:
+            _fail("n_step" if self.n_step > 1 else "prioritized", self.n_step if self.n_step > 1 else True,
+                  "1 / False for envpool runs (n-step and prioritized replay are wired into the gymnax trainer; "
+                  "the Atari frame buffer samples uniformly one-step transitions)")
         if self.num_seeds % num_devices:
             _fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
                   "an equal slice of the agents and of the envpool)")
@@ -328,6 +365,13 @@ PRESETS: dict[str, DQNConfig] = {
         checkpoint_frequency=100_000,
     ),
 }
+
+
+# Rainbow parts on CartPole: double + dueling + prioritized replay + 3-step returns + C51 (noisy nets left out).
+# Values in [0, 100]: returns of +1 per step discounted by 0.99 stay below 1 / (1 - 0.99).
+PRESETS["rainbow"] = PRESETS["cartpole"].replace(
+    double_dqn=True, dueling=True, prioritized=True, per_alpha=0.5, per_beta=0.4, n_step=3, distributional=True,
+    num_atoms=51, v_min=0.0, v_max=100.0)
 
 
 def get_preset(name: str) -> DQNConfig:

@@ -103,35 +103,56 @@ def _stream(x, hidden_sizes, out, prefix):
 
 
 class QHead(nn.Module):
-    """Plain head. `features: [B, F] -> q: [B, A]` through optional hidden layers."""
+    """Plain head. `features: [B, F] -> q: [B, A]` (or C51 logits `[B, A, N]` with `num_atoms = N > 1`)
+    through optional hidden layers."""
 
     num_actions: int
     hidden_sizes: Sequence[int] = ()
+    num_atoms: int = 1
 
     @nn.compact
     def __call__(self, features):
-        return _stream(features, self.hidden_sizes, self.num_actions, "q")
+        out = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "q")
+        return out if self.num_atoms == 1 else out.reshape((*out.shape[:-1], self.num_actions, self.num_atoms))
 
 
 class DuelingHead(nn.Module):
-    """Dueling head (Wang et al. 2016): `Q = V + A - mean_a(A)`. `features: [B, F] -> q: [B, A]`.
+    """Dueling head (Wang et al. 2016): `Q = V + A - mean_a(A)`. `features: [B, F] -> q: [B, A]`; with
+    `num_atoms = N > 1` the same aggregation per atom on logits `[B, A, N]` (as in Rainbow).
 
     Value and advantage streams each get their own hidden layers (`hidden_sizes`).
     """
 
     num_actions: int
     hidden_sizes: Sequence[int] = ()
+    num_atoms: int = 1
 
     @nn.compact
     def __call__(self, features):
-        value = _stream(features, self.hidden_sizes, 1, "value")
-        advantage = _stream(features, self.hidden_sizes, self.num_actions, "advantage")
-        return dueling_aggregate(value, advantage)
+        value = _stream(features, self.hidden_sizes, self.num_atoms, "value")
+        advantage = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "advantage")
+        if self.num_atoms == 1:
+            return dueling_aggregate(value, advantage)
+        value = value.reshape((*value.shape[:-1], 1, self.num_atoms))
+        advantage = advantage.reshape((*advantage.shape[:-1], self.num_actions, self.num_atoms))
+        return dueling_aggregate(value, advantage, axis=-2)
 
 
-def dueling_aggregate(value, advantage):
-    """`value: [B, 1]`, `advantage: [B, A]` -> `q: [B, A] = V + A - mean(A)`."""
-    return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+def dueling_aggregate(value, advantage, axis: int = -1):
+    """`value: [B, 1]`, `advantage: [B, A]` -> `q: [B, A] = V + A - mean(A)` (the action axis is `axis`)."""
+    return value + advantage - jnp.mean(advantage, axis=axis, keepdims=True)
+
+
+def support(config: DQNConfig):
+    """The C51 atoms `z: [N]`, evenly spaced in [v_min, v_max]."""
+    return jnp.linspace(config.v_min, config.v_max, config.num_atoms, dtype=jnp.float32)
+
+
+def q_values(config: DQNConfig, output):
+    """Q-values `[B, A]` from the network's output: itself, or the mean of the C51 distribution."""
+    if not config.distributional:
+        return output
+    return jnp.sum(jax.nn.softmax(output, axis=-1) * support(config), axis=-1)
 
 
 class QNetwork(nn.Module):
@@ -162,4 +183,5 @@ def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int], 
     else:
         torso, head_hidden = MLPTorso(tuple(config.hidden_sizes)), ()
     head_cls = DuelingHead if config.dueling else QHead
-    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden))
+    atoms = config.num_atoms if config.distributional else 1
+    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden, atoms))

@@ -75,34 +75,52 @@ def _run_stream(layers: nn.ModuleDict, prefix: str, x):
 
 
 class QHead(nn.Module):
-    """Plain head. `features: [B, F] -> q: [B, A]`."""
+    """Plain head. `features: [B, F] -> q: [B, A]` (C51 logits `[B, A, N]` with `num_atoms = N > 1`)."""
 
-    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = ()):
+    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = (), num_atoms: int = 1):
         super().__init__()
+        self.num_actions, self.num_atoms = num_actions, num_atoms
         self.layers = nn.ModuleDict()
-        _make_stream(self.layers, "q", in_features, hidden_sizes, num_actions)
+        _make_stream(self.layers, "q", in_features, hidden_sizes, num_actions * num_atoms)
 
     def forward(self, features):
-        return _run_stream(self.layers, "q", features)
+        out = _run_stream(self.layers, "q", features)
+        return out if self.num_atoms == 1 else out.reshape(out.shape[0], self.num_actions, self.num_atoms)
 
 
-def dueling_aggregate(value, advantage):
-    """`value: [B, 1]`, `advantage: [B, A]` -> `Q = V + A - mean(A)`."""
-    return value + advantage - advantage.mean(dim=-1, keepdim=True)
+def dueling_aggregate(value, advantage, dim: int = -1):
+    """`value: [B, 1]`, `advantage: [B, A]` -> `Q = V + A - mean(A)` (actions along `dim`)."""
+    return value + advantage - advantage.mean(dim=dim, keepdim=True)
 
 
 class DuelingHead(nn.Module):
-    """Dueling head: separate value and advantage streams, `Q = V + A - mean(A)`."""
+    """Dueling head: separate value and advantage streams, `Q = V + A - mean(A)` (per atom for C51)."""
 
-    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = ()):
+    def __init__(self, in_features: int, num_actions: int, hidden_sizes: Sequence[int] = (), num_atoms: int = 1):
         super().__init__()
+        self.num_actions, self.num_atoms = num_actions, num_atoms
         self.layers = nn.ModuleDict()
-        _make_stream(self.layers, "value", in_features, hidden_sizes, 1)
-        _make_stream(self.layers, "advantage", in_features, hidden_sizes, num_actions)
+        _make_stream(self.layers, "value", in_features, hidden_sizes, num_atoms)
+        _make_stream(self.layers, "advantage", in_features, hidden_sizes, num_actions * num_atoms)
 
     def forward(self, features):
-        return dueling_aggregate(_run_stream(self.layers, "value", features),
-                                 _run_stream(self.layers, "advantage", features))
+        value = _run_stream(self.layers, "value", features)
+        advantage = _run_stream(self.layers, "advantage", features)
+        if self.num_atoms == 1:
+            return dueling_aggregate(value, advantage)
+        return dueling_aggregate(value.reshape(-1, 1, self.num_atoms),
+                                 advantage.reshape(-1, self.num_actions, self.num_atoms), dim=-2)
+
+
+def support(config: DQNConfig, dtype=torch.float32):
+    return torch.linspace(config.v_min, config.v_max, config.num_atoms, dtype=dtype)
+
+
+def q_values(config: DQNConfig, output):
+    """Q-values from the network's output: itself, or the C51 distribution's mean."""
+    if not config.distributional:
+        return output
+    return (torch.softmax(output, dim=-1) * support(config, output.dtype)).sum(-1)
 
 
 class QNetwork(nn.Module):
@@ -130,4 +148,5 @@ def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) 
             in_features *= d
         torso, head_hidden = MLPTorso(in_features, config.hidden_sizes), ()
     head_cls = DuelingHead if config.dueling else QHead
-    return QNetwork(torso, head_cls(torso.out_features, num_actions, head_hidden))
+    atoms = config.num_atoms if config.distributional else 1
+    return QNetwork(torso, head_cls(torso.out_features, num_actions, head_hidden, atoms))
