@@ -90,7 +90,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     else:
         host_step = make_host_step(learner).lower(state, ts, jnp.int32(0), jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - t0
-    act = make_act(learner.network)
+    act = make_act(learner.network, config)
     stop = StopFlag()
     iteration, run_seconds = start, 0.0
     with stop, _progress_bar(progress, config.total_steps, start * num_envs) as bar:

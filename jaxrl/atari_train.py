@@ -34,6 +34,7 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep, to_step
 from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
 from jaxrl.frame_replay import make_frame_buffer
+from jaxrl.networks import q_values
 from jaxrl.train import guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
@@ -143,9 +144,9 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                               num_updates=num_updates, diverged_at=diverged_at)
 
         key, act_key = jax.random.split(state.key)
-        q_values = network.apply(state.params, nhwc(ts.obs))
+        q = q_values(config, network.apply(state.params, nhwc(ts.obs)))
         epsilon = epsilon_fn(env_steps)
-        actions = epsilon_greedy(act_key, q_values, epsilon)
+        actions = epsilon_greedy(act_key, q, epsilon)
         metrics.update(loss=loss, epsilon=epsilon, action=actions)
         return state.replace(actions=actions, key=key), actions, metrics
 

@@ -50,8 +50,8 @@ def huber(x, delta: float = 1.0):
     return 0.5 * quadratic**2 + delta * (abs_x - quadratic)
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
-    """Mean TD loss over the batch.
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None, return_errors: bool = False):
+    """Mean TD loss over the batch (weighted by importance weights `weights: [B]` if given).
 
       loss = mean_b L(targets_b - q_tm1[b, a_tm1[b]])
       huber: L(x) = 0.5 x^2 if |x| <= 1 else |x| - 0.5   (torch.nn.SmoothL1Loss)
@@ -62,9 +62,11 @@ def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
       a_tm1: actions taken, integer `[B]`.
       targets: `[B]`, e.g. from `dqn_targets`.
       kind: "huber" or "mse".
+      weights: optional importance weights `[B]` (prioritized replay): `mean_b w_b L(...)`.
+      return_errors: also return the TD errors `targets - q_tm1[a_tm1]`, `[B]`.
 
     Returns:
-      scalar loss.
+      scalar loss (and the TD errors with `return_errors`).
     """
     chex.assert_rank([q_tm1, a_tm1, targets], [2, 1, 1])
     chex.assert_type(a_tm1, int)
@@ -73,7 +75,8 @@ def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
     q_a = jnp.take_along_axis(q_tm1, a_tm1[:, None].astype(jnp.int32), axis=-1)[:, 0]
     error = targets - q_a
     per_example = huber(error) if kind == "huber" else jnp.square(error)
-    return jnp.mean(per_example)
+    loss = jnp.mean(per_example) if weights is None else jnp.mean(weights * per_example)
+    return (loss, error) if return_errors else loss
 
 
 def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):

@@ -152,7 +152,8 @@ def q_values(config: DQNConfig, output):
     """Q-values `[B, A]` from the network's output: itself, or the mean of the C51 distribution."""
     if not config.distributional:
         return output
-    return jnp.sum(jax.nn.softmax(output, axis=-1) * support(config), axis=-1)
+    z = support(config).reshape((1,) * (output.ndim - 1) + (config.num_atoms,))
+    return jnp.sum(jax.nn.softmax(output, axis=-1) * z, axis=-1)
 
 
 class QNetwork(nn.Module):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import DQNConfig
-from jaxrl.networks import make_network
+from jaxrl.networks import make_network, q_values
 from jaxrl.rundir import PARAMS_FILE, read_config
 
 
@@ -32,7 +32,7 @@ def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
     path = Path(run_dir) / PARAMS_FILE
     stacked = serialization.from_bytes(stacked_template, path.read_bytes())
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x[seed_index]), stacked)
-    q_fn = jax.jit(lambda p, o: network.apply(p, o[None])[0])
+    q_fn = jax.jit(lambda p, o: q_values(config, network.apply(p, o[None]))[0])
 
     def act(obs: np.ndarray) -> int:
         obs = np.asarray(obs, dtype=obs_dtype)

@@ -25,10 +25,11 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
 from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
 from jaxrl.grid import HParams, hparams_of
-from jaxrl.losses import dqn_targets, td_loss
-from jaxrl.networks import make_network
+from jaxrl import per
+from jaxrl.losses import categorical_projection, categorical_td_loss, dqn_targets, n_step_targets, td_loss
+from jaxrl.networks import make_network, q_values, support
 from jaxrl.optim import make_optimizer
-from jaxrl.replay import make_buffer
+from jaxrl.replay import make_buffer, make_sampler
 
 
 class Transition(NamedTuple):
@@ -39,6 +40,9 @@ class Transition(NamedTuple):
     reward: jnp.ndarray  # r_t, float32
     next_obs: jnp.ndarray  # s_t, the true last observation when the episode ended
     terminated: jnp.ndarray  # bool: s_t is terminal (truncation is not)
+    truncated: Any = None  # bool, stored when n_step > 1 (an n-step window is cut there too)
+    discount: Any = None  # float32 bootstrap discount of a sampled n-step batch (default gamma * (1 - terminated))
+    weight: Any = None  # float32 importance weight of a prioritized sample
 
 
 @struct.dataclass
@@ -57,6 +61,7 @@ class TrainState:
     env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
     num_updates: jnp.ndarray  # int32
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
+    priorities: Any = None  # jaxrl.per.SumTree over buffer slots (prioritized replay), else None
 
 
 class Agent(NamedTuple):
@@ -108,18 +113,33 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
     optimizer = make_optimizer(config, hp.learning_rate)
 
     def loss_fn(params, target_params, batch: Transition):
+        """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
         batch_size = batch.obs.shape[0]
         if config.double_dqn:
             # One online pass over [s_{t-1}; s_t]; targets stop the gradient through the s_t half.
-            q_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
-            q_tm1, q_t_online = q_both[:batch_size], q_both[batch_size:]
+            out_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
+            out_tm1, out_t_online = out_both[:batch_size], out_both[batch_size:]
         else:
-            q_tm1, q_t_online = network.apply(params, batch.obs), None
-        q_t_target = network.apply(target_params, batch.next_obs)
-        discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
-        targets = dqn_targets(batch.reward, discount_t, q_t_target, q_t_online, double=config.double_dqn)
-        loss = td_loss(q_tm1, batch.action, targets, kind=config.loss)
-        return loss, {"q_mean": jnp.mean(q_tm1)}
+            out_tm1, out_t_online = network.apply(params, batch.obs), None
+        out_t_target = network.apply(target_params, batch.next_obs)
+        if batch.discount is None:
+            discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
+        else:
+            discount_t = batch.discount
+        if config.distributional:
+            q_t_target = q_values(config, out_t_target)
+            q_t_select = q_values(config, out_t_online) if config.double_dqn else q_t_target
+            a_t = jnp.argmax(jax.lax.stop_gradient(q_t_select), axis=-1)
+            probs_t = jax.nn.softmax(jnp.take_along_axis(out_t_target, a_t[:, None, None], axis=1)[:, 0], axis=-1)
+            target = categorical_projection(support(config), jax.lax.stop_gradient(probs_t), batch.reward,
+                                            discount_t)
+            loss, per_example = categorical_td_loss(out_tm1, batch.action, target, weights=batch.weight)
+            q_tm1 = q_values(config, out_tm1)
+            return loss, {"q_mean": jnp.mean(q_tm1), "priority": per_example}
+        targets = dqn_targets(batch.reward, discount_t, out_t_target, out_t_online, double=config.double_dqn)
+        loss, td_error = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight,
+                                 return_errors=True)
+        return loss, {"q_mean": jnp.mean(out_tm1), "priority": jnp.abs(td_error)}
 
     def update(params, target_params, opt_state, batch: Transition):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
@@ -152,8 +172,10 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
     update = guard_update(agent.update)
     example = Transition(obs=jnp.zeros(env.obs_shape, env.obs_dtype), action=jnp.int32(0),
                          reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
-                         terminated=jnp.bool_(False))
+                         terminated=jnp.bool_(False), truncated=jnp.bool_(False) if config.n_step > 1 else None)
     buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
+    sampler = make_sampler(buffer, num_envs=config.num_envs, n_step=config.n_step, gamma=hp.gamma,
+                           prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(hp.epsilon_config(config))
     num_envs = config.num_envs
     warmup_iterations = config.learning_starts // num_envs
@@ -167,20 +189,24 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
             params=params, target_params=params, opt_state=agent.optimizer.init(params),
             buffer_state=buffer.init(), env_state=env_state, obs=obs,
             episode_return=jnp.zeros(num_envs, jnp.float32), episode_length=jnp.zeros(num_envs, jnp.int32),
-            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
+            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1),
+            priorities=sampler.init())
 
     def env_step(state: TrainState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
-        q_values = network.apply(state.params, state.obs)
-        actions = epsilon_greedy(act_key, q_values, epsilon_fn(state.env_steps))
+        q = q_values(config, network.apply(state.params, state.obs))
+        actions = epsilon_greedy(act_key, q, epsilon_fn(state.env_steps))
         out = env.step(step_key, state.env_state, actions)
-        transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated)
+        transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated,
+                                out.truncated if config.n_step > 1 else None)
+        buffer_state = buffer.add(state.buffer_state, transition)
         episode_return = state.episode_return + out.reward
         episode_length = state.episode_length + 1
         done = out.terminated | out.truncated
         metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
         state = state.replace(
-            buffer_state=buffer.add(state.buffer_state, transition), env_state=out.env_state, obs=out.obs,
+            buffer_state=buffer_state, priorities=sampler.after_add(state.priorities, buffer_state),
+            env_state=out.env_state, obs=out.obs,
             episode_return=jnp.where(done, 0.0, episode_return),
             episode_length=jnp.where(done, 0, episode_length),
             key=key, env_steps=state.env_steps + num_envs)
@@ -188,11 +214,14 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
 
     def update_step(state: TrainState, _):
         key, sample_key = jax.random.split(state.key)
-        batch = buffer.sample(state.buffer_state, sample_key)
+        beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
+        batch, slots = sampler.sample(state.buffer_state, state.priorities, sample_key, beta)
         params, opt_state, loss, aux, diverged_at = update(state.params, state.target_params, state.opt_state, batch,
                                                            state.diverged_at, state.env_steps)
+        priority = aux.pop("priority")
+        priorities = sampler.reprioritize(state.priorities, slots, priority, diverged_at < 0)
         state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
-                              diverged_at=diverged_at)
+                              diverged_at=diverged_at, priorities=priorities)
         return state, {"loss": loss, **aux}
 
     def block(state: TrainState, _):

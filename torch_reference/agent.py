@@ -7,8 +7,8 @@ import torch
 
 from jaxrl.config import DQNConfig
 from torch_reference.exploration import epsilon_greedy, make_epsilon_schedule
-from torch_reference.losses import dqn_targets, td_loss
-from torch_reference.networks import make_network
+from torch_reference.losses import categorical_projection, categorical_td_loss, dqn_targets, td_loss
+from torch_reference.networks import make_network, q_values, support
 from torch_reference.optim import clamp_gradients, make_optimizer
 
 
@@ -39,22 +39,39 @@ class Agent:
     def select_action(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
         """`obs: [E, *obs_shape]` -> actions `[E]`, epsilon-greedy at the schedule's epsilon(env_steps)."""
         with torch.no_grad():
-            q_values = self.network(torch.as_tensor(obs, device=self.device))
-            return epsilon_greedy(q_values, self.epsilon(env_steps), self.generator).cpu().numpy()
+            q = q_values(self.config, self.network(torch.as_tensor(obs, device=self.device)))
+            return epsilon_greedy(q, self.epsilon(env_steps), self.generator).cpu().numpy()
 
-    def compute_loss(self, batch: dict) -> torch.Tensor:
-        """The TD loss on `batch` (numpy arrays: obs, action, reward, next_obs, terminated), targets under
-        `no_grad`."""
+    def compute_loss(self, batch: dict, return_priorities: bool = False):
+        """The loss on `batch` (numpy arrays: obs, action, reward, next_obs, terminated; optional `discount`,
+        the n-step bootstrap discount, and `weight`, importance weights), targets under `no_grad`. C51 with
+        `config.distributional`. With `return_priorities`: also |TD error| (or the C51 cross-entropy) `[B]`."""
         cfg = self.config
-        t = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+        t = {k: torch.as_tensor(v, device=self.device) for k, v in batch.items() if v is not None}
         dtype = next(self.network.parameters()).dtype  # float32 in training; float64 in a parity test
+        weights = t["weight"].to(dtype) if "weight" in t else None
         with torch.no_grad():
-            q_t_target = self.target_network(t["next_obs"])
-            q_t_online = self.network(t["next_obs"]) if cfg.double_dqn else None
-            discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
-            targets = dqn_targets(t["reward"].to(dtype), discount_t, q_t_target, q_t_online, double=cfg.double_dqn)
-        q_tm1 = self.network(t["obs"])
-        return td_loss(q_tm1, t["action"], targets, kind=cfg.loss)
+            out_t_target = self.target_network(t["next_obs"])
+            out_t_online = self.network(t["next_obs"]) if cfg.double_dqn else None
+            if "discount" in t:
+                discount_t = t["discount"].to(dtype)
+            else:
+                discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
+            reward = t["reward"].to(dtype)
+            if cfg.distributional:
+                q_select = q_values(cfg, out_t_online if cfg.double_dqn else out_t_target)
+                a_t = q_select.argmax(dim=-1)
+                probs_t = torch.softmax(out_t_target[torch.arange(a_t.shape[0]), a_t], dim=-1)
+                target = categorical_projection(support(cfg, dtype), probs_t, reward, discount_t)
+            else:
+                targets = dqn_targets(reward, discount_t, out_t_target, out_t_online, double=cfg.double_dqn)
+        out_tm1 = self.network(t["obs"])
+        if cfg.distributional:
+            loss, priority = categorical_td_loss(out_tm1, t["action"], target, weights=weights)
+        else:
+            loss, error = td_loss(out_tm1, t["action"], targets, kind=cfg.loss, weights=weights, return_errors=True)
+            priority = error.abs()
+        return (loss, priority.detach()) if return_priorities else loss
 
     def optimize(self, batch: dict, env_steps: int | None = None) -> float:
         """One gradient step: loss, backward, optional clamp, optimizer step, target copy when due."""

@@ -22,14 +22,19 @@ def dqn_targets(r_t, discount_t, q_t_target, q_t_online=None, *, double=False):
         return r_t + discount_t * next_values
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber"):
-    """Mean over the batch of SmoothL1 (huber) or MSE between `targets` and `Q(s, a)`."""
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None, return_errors: bool = False):
+    """Mean over the batch of SmoothL1 (huber) or MSE between `targets` and `Q(s, a)`; with importance
+    `weights`, the weighted mean of the per-example losses. `return_errors`: also `targets - Q(s, a)`."""
     q_a = q_tm1.gather(1, a_tm1.long().unsqueeze(1)).squeeze(1)
-    if kind == "huber":
-        return F.smooth_l1_loss(q_a, targets)
-    if kind == "mse":
-        return F.mse_loss(q_a, targets)
-    raise ValueError(f"td_loss kind={kind!r}: expected one of ('huber', 'mse')")
+    if kind not in ("huber", "mse"):
+        raise ValueError(f"td_loss kind={kind!r}: expected one of ('huber', 'mse')")
+    if weights is None:
+        loss = F.smooth_l1_loss(q_a, targets) if kind == "huber" else F.mse_loss(q_a, targets)
+    else:
+        per_example = (F.smooth_l1_loss(q_a, targets, reduction="none") if kind == "huber"
+                       else F.mse_loss(q_a, targets, reduction="none"))
+        loss = (weights * per_example).mean()
+    return (loss, (targets - q_a).detach()) if return_errors else loss
 
 
 def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
