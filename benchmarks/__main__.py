@@ -14,16 +14,18 @@ import sys
 import time
 from pathlib import Path
 
-PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "scaleout")
+PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "scaleout", "rainbow_parts")
 QUICK = {"seeds": [1, 4, 16], "sweep_steps": 3000, "batches": [32, 128], "capacity": 10_000, "adds": 1000,
          "tabular_steps": 20_000, "torch_tabular_steps": 5000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
-         "pong_seeds": [1], "pong_iterations": 16, "scaleout_devices": [1, 2], "scaleout_steps": 2000}
+         "pong_seeds": [1], "pong_iterations": 16, "scaleout_devices": [1, 2], "scaleout_steps": 2000,
+         "rainbow_steps": 3000}
 FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512], "capacity": 50_000,
         "adds": 5000, "tabular_steps": 100_000, "torch_tabular_steps": 20_000, "matmul_n": 2048,
         "updates": {("mlp", 32): 2000, ("mlp", 128): 1000, ("mlp", 512): 500, ("cnn", 32): 20, ("cnn", 128): 6,
                     ("cnn", 512): 2},
-        "pong_seeds": [1, 8], "pong_iterations": 32, "scaleout_devices": [1, 2, 4], "scaleout_steps": 5000}
+        "pong_seeds": [1, 8], "pong_iterations": 32, "scaleout_devices": [1, 2, 4], "scaleout_steps": 5000,
+        "rainbow_steps": 10_000}
 
 
 def main(argv=None) -> int:
@@ -68,6 +70,9 @@ def main(argv=None) -> int:
     if "scaleout" in args.only:
         from benchmarks.scaleout import bench_scaleout
         results += bench_scaleout(s["scaleout_devices"], 16, s["scaleout_steps"], r)
+    if "rainbow_parts" in args.only:
+        from benchmarks.rainbow_parts import bench_rainbow_parts
+        results += bench_rainbow_parts(s["rainbow_steps"], r)
     doc = {"machine": info, "mode": "quick" if args.quick else "full", "seconds": time.time() - t0,
            "command": "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
            "measurements": [dataclasses.asdict(m) for m in results]}

@@ -17,7 +17,7 @@ def ratios(doc: dict) -> list[tuple[str, str, float]]:
     for m in ms:
         if m["impl"] != "jaxrl" or m["name"] == "matmul_peak":
             continue
-        loose = ("seeds", "where", "conv", "loop")
+        loose = ("seeds", "where", "conv", "loop", "devices", "mode")
         candidates = [t for t in ms if t["impl"] == "torch" and t["name"] == m["name"] and all(
             t["params"].get(k) == v for k, v in m["params"].items() if k not in loose)]
         exact = [t for t in candidates if t["params"].get("seeds") == m["params"].get("seeds")]

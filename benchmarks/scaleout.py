@@ -50,4 +50,14 @@ def bench_scaleout(device_counts, seeds: int, steps: int, repeats: int) -> list[
                                                           "steps_per_seed": steps}, r["value"], "env_steps/s",
                                repeats, r["spread"], {"compile_seconds": r["compile"], "forced_host_devices": True}))
         print(f"  sharded_sweep devices={r['devices']} seeds={seeds}: {r['value']:,.0f} env steps/s", flush=True)
+    # The torch baseline in the same run: seeds one after another (its aggregate rate for any seed count).
+    import numpy as np
+
+    from benchmarks.common import spread
+    from benchmarks.suite import SWEEP_CONFIG, _torch_cartpole_seconds
+    cfg = SWEEP_CONFIG.replace(total_steps=steps)
+    rates = steps / np.array(_torch_cartpole_seconds(cfg, repeats, threads=1))
+    out.append(Measurement("sharded_sweep", "torch", {"seeds": seeds, "steps_per_seed": steps, "mode": "sequential"},
+                           float(np.median(rates)), "env_steps/s", repeats, spread(rates)))
+    print(f"  sharded_sweep torch sequential: {out[-1].value:,.0f} env steps/s", flush=True)
     return out

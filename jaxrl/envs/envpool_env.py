@@ -68,8 +68,10 @@ def reset_step(obs, xp=np) -> AtariStep:
 
 
 def is_envpool_env(env_id: str) -> bool:
+    """An envpool Atari id (envpool also registers classic-control ids such as CartPole-v1: those are gymnax's
+    here)."""
     import envpool
-    return env_id in envpool.list_all_envs()
+    return env_id in envpool.list_all_envs() and "Atari" in type(envpool.make_spec(env_id)).__name__
 
 
 def make_envpool(env_id: str, num_envs: int, seed: int, *, evaluation: bool = False, **overrides):
