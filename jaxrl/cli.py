@@ -17,6 +17,7 @@ from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -139,7 +140,6 @@ def cmd_train(argv) -> int:
     from jaxrl import rundir
     from jaxrl.sweep import run_sweep, summarize
 
-    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
     from jaxrl.sweep import run_checkpointed
 
     console = Console(stderr=True)
@@ -153,17 +153,10 @@ def cmd_train(argv) -> int:
         # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
         if opts.resume is None:
             rundir.write_config(out_dir, config, preset=opts.preset, env_info=env_info)
-        try:
-            result = run_checkpointed(config, out_dir, resume=opts.resume is not None,
-                                      progress=not opts.no_progress, console=console)
-        except CheckpointError as e:
-            _usage_error(str(e))
-        except Interrupted as e:
-            console.print(str(e))
-            return 130
-        except Diverged as e:
-            print(f"jaxrl: error: {e}", file=sys.stderr)
-            return EXIT_DIVERGED
+        result, code = _stoppable(lambda: run_checkpointed(config, out_dir, resume=opts.resume is not None,
+                                                           progress=not opts.no_progress, console=console), console)
+        if code:
+            return code
     else:  # one compiled program for the whole sweep
         result = run_sweep(config, progress=not opts.no_progress, console=console)
     threshold = 475.0 if config.env_id == "CartPole-v1" else None
@@ -183,6 +176,22 @@ def cmd_train(argv) -> int:
     return 0
 
 
+def _stoppable(run, console):
+    """Run a chunked driver -> (its result, None), or (None, exit status): SIGINT/SIGTERM 130 (checkpoint
+    written), every seed diverged 3; a bad checkpoint is a usage error (2)."""
+    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
+    try:
+        return run(), None
+    except CheckpointError as e:
+        _usage_error(str(e))
+    except Interrupted as e:
+        console.print(str(e))
+        return None, EXIT_INTERRUPTED
+    except Diverged as e:
+        print(f"jaxrl: error: {e}", file=sys.stderr)
+        return None, EXIT_DIVERGED
+
+
 def _is_atari(env_id: str) -> bool:
     """An envpool Atari id? Asked of envpool's registry: importing gymnax would start JAX's backends."""
     import envpool
@@ -197,8 +206,18 @@ def _cpu_devices(config: DQNConfig, requested: int) -> None:
     if requested < 0:
         _usage_error(f"--cpu-devices={requested}: expected an integer >= 0 (0 = one per core)")
     n = min(requested or os.cpu_count() or 1, config.sweep_size)
-    if n > 1 and "xla_force_host_platform_device_count" not in flags:
+    if n > 1 and "xla_force_host_platform_device_count" not in flags and not _jax_started():
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def _jax_started() -> bool:
+    """True once JAX's backends exist (e.g. `main` called inside a program that already used JAX): then the
+    device count is fixed, and XLA_FLAGS is left alone (child processes inherit it)."""
+    try:
+        from jax._src import xla_bridge
+        return xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):
+        return True
 
 
 def _run_dir(opts, rundir) -> Path:
@@ -230,7 +249,6 @@ def _train_envpool(config: DQNConfig, opts) -> int:
 
     from jaxrl import rundir
     from jaxrl.atari_run import run_atari
-    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
 
     console = Console(stderr=True)
     out_dir = _run_dir(opts, rundir)
@@ -240,17 +258,11 @@ def _train_envpool(config: DQNConfig, opts) -> int:
     console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
                   f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
                   f"({config.total_steps * 4:,} frames) -> {out_dir}")
-    try:
-        summary = run_atari(config, out_dir, resume=opts.resume is not None, progress=not opts.no_progress,
-                            console=console, preset=opts.preset)
-    except CheckpointError as e:
-        _usage_error(str(e))
-    except Interrupted as e:
-        console.print(str(e))
-        return 130
-    except Diverged as e:
-        print(f"jaxrl: error: {e}", file=sys.stderr)
-        return EXIT_DIVERGED
+    summary, code = _stoppable(lambda: run_atari(config, out_dir, resume=opts.resume is not None,
+                                                 progress=not opts.no_progress, console=console,
+                                                 preset=opts.preset), console)
+    if code:
+        return code
     for s in summary["per_seed"]:
         solved = s["solved"]
         console.print(f"seed {s['seed_index']}: {s['episodes']} games, last-{summary['window_episodes']} mean "

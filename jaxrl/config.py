@@ -107,19 +107,22 @@ class DQNConfig:
     optimizer: str = "adam"
     """`adam` or `rmsprop` (both with PyTorch's semantics)."""
 
-    # ----- envpool (Atari) runs only; gymnax runs are one program and ignore these -----
+    # ----- chunked runs: envpool (Atari) runs, and gymnax runs with checkpoint_frequency > 0 -----
     loop: str = "xla"
-    """`xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between jitted calls."""
+    """Envpool runs: `xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between
+    jitted calls."""
     log_frequency: int = 10_000
-    """Env steps per agent between progress lines / CSV flushes (one jitted chunk in the xla loop)."""
+    """Env steps per agent between progress lines / CSV flushes (one jitted chunk)."""
     eval_frequency: int = 0
-    """Env steps per agent between greedy evaluations (a multiple of log_frequency); 0 = only at the end."""
+    """Envpool runs: env steps per agent between greedy evaluations (a multiple of log_frequency); 0 = only
+    at the end."""
     eval_episodes: int = 4
     """Whole games (no episodic life, raw score) per agent and evaluation."""
     eval_epsilon: float = 0.01
     """Epsilon of the evaluation policy (0 = fully greedy)."""
     checkpoint_frequency: int = 0
-    """Env steps per agent between checkpoints (a multiple of log_frequency); 0 = only at the end."""
+    """Env steps per agent between checkpoints (a multiple of log_frequency); 0 = only at the end (envpool)
+    or no checkpoints and one compiled program (gymnax)."""
     save_buffer: bool = False
     """Include the replay buffer in checkpoints (about 7 KB per transition and agent)."""
     video: bool = True

@@ -19,7 +19,8 @@ from jaxrl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CARTPOLE = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "500",
-            "--buffer-size", "5000", "--log-frequency", "500", "--checkpoint-frequency", "1000", "--no-progress"]
+            "--buffer-size", "5000", "--log-frequency", "500", "--checkpoint-frequency", "1000", "--no-progress",
+            "--cpu-devices", "1"]  # the same single-device program in the test process and in the subprocess
 
 
 def snapshot(d: Path) -> dict:
@@ -177,6 +178,7 @@ BAD = [
     (["--gamma"], "Missing value for argument '--gamma'"),
     (["--double-dqn", "yes"], "Unrecognized options"),
     (["--window", "0"], "--window=0"),
+    (["--cpu-devices", "-1"], "--cpu-devices=-1"),
     # envpool-only constraints
     (["--preset", "pong", "--log-frequency", "333"], "a multiple of log_frequency (333)"),
     (["--preset", "pong", "--eval-frequency", "12345"], "DQNConfig.eval_frequency"),
