@@ -58,8 +58,12 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
         raise ValueError("make_buffer example has no array leaves")
     example = jax.tree_util.tree_map(jnp.asarray, example)
 
+    # bool fields are stored as uint8: XLA:CPU converts a whole PRED operand before gathering from it, which
+    # made every sample copy a boolean image buffer (MinAtar: 12 ms per update at 100k transitions).
+    stored = lambda dtype: jnp.uint8 if dtype == jnp.bool_ else dtype  # noqa: E731
+
     def init() -> BufferState:
-        data = jax.tree_util.tree_map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), example)
+        data = jax.tree_util.tree_map(lambda x: jnp.zeros((capacity, *x.shape), stored(x.dtype)), example)
         return BufferState(data=data, position=jnp.int32(0), size=jnp.int32(0))
 
     def add(state: BufferState, batch: Any) -> BufferState:
@@ -73,8 +77,8 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
                            size=jnp.minimum(state.size + n, capacity))
 
     def get(state: BufferState, indices) -> Any:
-        """Items at storage slots `indices: [K]` -> pytree with leaves `[K, ...]`."""
-        return jax.tree_util.tree_map(lambda d: d[indices], state.data)
+        """Items at storage slots `indices: [K]` -> pytree with leaves `[K, ...]` (the example's dtypes)."""
+        return jax.tree_util.tree_map(lambda d, e: d[indices].astype(e.dtype), state.data, example)
 
     def sample(state: BufferState, key) -> Any:
         """`sample_batch_size` items drawn uniformly, with replacement, from the valid slots."""
@@ -157,12 +161,14 @@ def make_sampler(buffer: Buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, 
         if n_step == 1:
             return buffer.get(state, slots)._replace(weight=weight)
         window = (slots[:, None] + num_envs * jnp.arange(n_step)[None, :]) % capacity  # [B, n]
-        data = state.data
+        data = state.data._replace(terminated=state.data.terminated.astype(bool),
+                                   truncated=state.data.truncated.astype(bool))
         returns, discount, last = n_step_targets(data.reward[window], data.terminated[window],
                                                  data.truncated[window], gamma)
         last_slot = jnp.take_along_axis(window, last[:, None], axis=1)[:, 0]
         return data._replace(
-            obs=data.obs[slots], action=data.action[slots], reward=returns, next_obs=data.next_obs[last_slot],
+            obs=buffer.get(state, slots).obs, action=data.action[slots], reward=returns,
+            next_obs=buffer.get(state, last_slot).next_obs,
             terminated=data.terminated[last_slot], truncated=None, discount=discount, weight=weight)
 
     def sample(state: BufferState, priorities, key, beta=1.0):
