@@ -26,14 +26,14 @@ VARIANTS = {
 
 
 def bench_rainbow_parts(steps: int, repeats: int) -> list[Measurement]:
-    from jaxrl.train import make_train
+    from jaxrl.train import compiler_options, make_train
     out, base = [], None
     for name, change in VARIANTS.items():
         cfg = (get_preset("rainbow") if change == "rainbow" else get_preset("cartpole").replace(**change))
         cfg = cfg.replace(total_steps=steps, learning_starts=1000, buffer_size=10_000)
         key = jax.random.PRNGKey(0)
         t0 = time.perf_counter()
-        program = jax.jit(make_train(cfg)).lower(key).compile()
+        program = jax.jit(make_train(cfg), compiler_options=compiler_options()).lower(key).compile()
         compile_s = time.perf_counter() - t0
         med, spread, _ = time_rate(lambda: jax.block_until_ready(program(key)), steps, repeats, warmup=False)
         base = base or med

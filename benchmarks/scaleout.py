@@ -21,12 +21,12 @@ import jax
 from benchmarks.common import time_rate
 from benchmarks.suite import SWEEP_CONFIG
 from jaxrl.grid import shard_sweep, sweep_keys, sweep_sharding
-from jaxrl.train import make_train
+from jaxrl.train import compiler_options, make_train
 seeds, steps, repeats = map(int, sys.argv[1:4])
 cfg = SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps)
 (keys,), n = shard_sweep((sweep_keys(cfg),), sweep_sharding())
 t0 = time.perf_counter()
-program = jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()
+program = jax.jit(jax.vmap(make_train(cfg)), compiler_options=compiler_options()).lower(keys).compile()
 compile_s = time.perf_counter() - t0
 med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * steps, repeats, warmup=False)
 print(json.dumps({"devices": jax.device_count(), "value": med, "spread": spread, "compile": compile_s}))

@@ -63,7 +63,7 @@ def bench_matmul_peak(repeats: int, n: int = 2048) -> list[Measurement]:
 
 # ----------------------------------------------------------------------------------------------- sweep
 def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: float | None) -> list[Measurement]:
-    from jaxrl.train import make_train
+    from jaxrl.train import compiler_options, make_train
     cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
     macs = forward_macs(cfg, (4,), 2)
     flops_per_step = 2.0 * macs + update_flops(cfg, macs) * (cfg.num_updates / total_steps)
@@ -71,7 +71,7 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
     for seeds in seed_counts:
         keys = jax.random.split(jax.random.PRNGKey(0), seeds)
         t0 = time.perf_counter()
-        program = jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()
+        program = jax.jit(jax.vmap(make_train(cfg)), compiler_options=compiler_options()).lower(keys).compile()
         compile_s = time.perf_counter() - t0
         med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * total_steps, repeats,
                                    warmup=False)  # compiled ahead of time: nothing to warm

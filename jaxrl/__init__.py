@@ -15,7 +15,7 @@ def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
         "make_network": "jaxrl.networks", "QNetwork": "jaxrl.networks",
         "make_optimizer": "jaxrl.optim", "clamp_gradients": "jaxrl.optim",
         "make_train": "jaxrl.train", "make_agent": "jaxrl.train", "TrainState": "jaxrl.train",
-        "Transition": "jaxrl.train",
+        "Transition": "jaxrl.train", "compiler_options": "jaxrl.train",
         "run_sweep": "jaxrl.sweep", "load_policy": "jaxrl.policy",
     }
     if name in homes:
@@ -27,5 +27,5 @@ __all__ = [
     "DQNConfig", "PRESETS", "get_preset", "dqn_targets", "td_loss", "huber", "make_buffer", "Buffer",
     "BufferState", "exponential_epsilon", "linear_epsilon", "epsilon_greedy", "make_epsilon_schedule",
     "make_network", "QNetwork", "make_optimizer", "clamp_gradients", "make_train", "make_agent",
-    "TrainState", "Transition", "run_sweep", "load_policy",
+    "TrainState", "Transition", "compiler_options", "run_sweep", "load_policy",
 ]

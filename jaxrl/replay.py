@@ -72,7 +72,9 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
         if n > capacity:
             raise ValueError(f"buffer add of {n} items exceeds capacity {capacity}")
         idx = (state.position + jnp.arange(n, dtype=jnp.int32)) % capacity
-        data = jax.tree_util.tree_map(lambda d, b: d.at[idx].set(b.astype(d.dtype)), state.data, batch)
+        data = jax.tree_util.tree_map(
+            lambda d, b: d.at[idx].set(b.astype(d.dtype), mode="promise_in_bounds", unique_indices=True),
+            state.data, batch)
         return BufferState(data=data, position=(state.position + n) % capacity,
                            size=jnp.minimum(state.size + n, capacity))
 
@@ -161,15 +163,14 @@ def make_sampler(buffer: Buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, 
         if n_step == 1:
             return buffer.get(state, slots)._replace(weight=weight)
         window = (slots[:, None] + num_envs * jnp.arange(n_step)[None, :]) % capacity  # [B, n]
-        data = state.data._replace(terminated=state.data.terminated.astype(bool),
-                                   truncated=state.data.truncated.astype(bool))
-        returns, discount, last = n_step_targets(data.reward[window], data.terminated[window],
-                                                 data.truncated[window], gamma)
+        data = state.data  # flags stored as uint8: cast what is gathered, not the whole buffer
+        returns, discount, last = n_step_targets(data.reward[window], data.terminated[window].astype(bool),
+                                                 data.truncated[window].astype(bool), gamma)
         last_slot = jnp.take_along_axis(window, last[:, None], axis=1)[:, 0]
         return data._replace(
             obs=buffer.get(state, slots).obs, action=data.action[slots], reward=returns,
             next_obs=buffer.get(state, last_slot).next_obs,
-            terminated=data.terminated[last_slot], truncated=None, discount=discount, weight=weight)
+            terminated=data.terminated[last_slot].astype(bool), truncated=None, discount=discount, weight=weight)
 
     def sample(state: BufferState, priorities, key, beta=1.0):
         if priorities is None:

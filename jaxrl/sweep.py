@@ -14,7 +14,7 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
-from jaxrl.train import make_train, make_train_parts
+from jaxrl.train import compiler_options, make_train, make_train_parts
 
 
 @dataclasses.dataclass
@@ -82,9 +82,9 @@ def _sweep_program(train, config: DQNConfig, sharding):
     keys = sweep_keys(config)
     if config.grid:
         inputs, n = shard_sweep((keys, sweep_hparams(config)), sharding)
-        return jax.jit(jax.vmap(train)), inputs, n
+        return jax.jit(jax.vmap(train), compiler_options=compiler_options()), inputs, n
     (keys,), n = shard_sweep((keys,), sharding)
-    return jax.jit(jax.vmap(train)), (keys,), n
+    return jax.jit(jax.vmap(train), compiler_options=compiler_options()), (keys,), n
 
 
 def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> SweepResult:
@@ -192,9 +192,12 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
     hps = sweep_hparams(config) if config.grid else None
     (keys, hps), _ = shard_sweep((sweep_keys(config), hps), sweep_sharding())
     parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
-    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))))
-    chunk = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, per_chunk)), donate_argnums=0)
-    rest = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, config.num_blocks % per_chunk)), donate_argnums=0)
+    options = compiler_options()
+    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), compiler_options=options)
+    chunk = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, per_chunk)), donate_argnums=0,
+                    compiler_options=options)
+    rest = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, config.num_blocks % per_chunk)), donate_argnums=0,
+                   compiler_options=options)
     steps_of = lambda blocks: config.learning_starts + blocks * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
