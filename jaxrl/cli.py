@@ -131,8 +131,10 @@ def cmd_train(argv) -> int:
         return _train_envpool(config, opts)
     _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
+    from jaxrl.networks import make_network
     try:
         env = make_vector_env(config.env_id, 1)
+        make_network(config, env.num_actions, env.obs_shape)  # a network that cannot take this env's observations
     except ValueError as e:
         _usage_error(str(e))
     from rich.console import Console

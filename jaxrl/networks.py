@@ -166,11 +166,20 @@ class QNetwork(nn.Module):
         return self.head(self.torso(obs))
 
 
+# The smallest image the Nature CNN's VALID convs (8x8/4, 4x4/2, 3x3/1) leave at least one output pixel of.
+NATURE_CNN_MIN_SIZE = 36
+
+
+def _fits_nature_cnn(obs_shape: Sequence[int]) -> bool:
+    return len(obs_shape) == 3 and min(obs_shape[:2]) >= NATURE_CNN_MIN_SIZE
+
+
 def resolve_network_kind(config: DQNConfig, obs_shape: Sequence[int]) -> str:
-    """`mlp` or `cnn`: `auto` picks the CNN for 3-D (image) observations."""
+    """`mlp` or `cnn`: `auto` picks the Nature CNN for images of at least 36x36 (Atari's 84x84) and the MLP
+    otherwise (vectors, and small grids such as MinAtar's 10x10 frames, flattened)."""
     if config.network != "auto":
         return config.network
-    return "cnn" if len(obs_shape) == 3 else "mlp"
+    return "cnn" if _fits_nature_cnn(obs_shape) else "mlp"
 
 
 def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int], *,
@@ -178,8 +187,9 @@ def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int], 
     """The Q-network a config asks for. CNN heads carry the Nature fc-512 layer; `conv_impl` see `Conv2D`."""
     kind = resolve_network_kind(config, obs_shape)
     if kind == "cnn":
-        if len(obs_shape) != 3:
-            raise ValueError(f"DQNConfig.network='cnn' needs image observations [H, W, C], got {tuple(obs_shape)}")
+        if not _fits_nature_cnn(obs_shape):
+            raise ValueError(f"DQNConfig.network='cnn' needs image observations [H, W, C] of at least "
+                             f"{NATURE_CNN_MIN_SIZE}x{NATURE_CNN_MIN_SIZE}, got {tuple(obs_shape)}: use --network mlp")
         torso, head_hidden = NatureCNNTorso(config.normalize_image, conv_impl), (512,)
     else:
         torso, head_hidden = MLPTorso(tuple(config.hidden_sizes)), ()

@@ -8,7 +8,7 @@ import pytest
 
 from jaxrl.config import DQNConfig
 from jaxrl.losses import dqn_targets, huber, td_loss
-from jaxrl.networks import dueling_aggregate, make_network
+from jaxrl.networks import dueling_aggregate, make_network, resolve_network_kind
 from jaxrl.optim import clamp_gradients, make_optimizer
 
 F32 = np.float32
@@ -89,6 +89,19 @@ def test_network_shapes(dueling, obs_shape):
     if len(obs_shape) == 3:  # the CNN's fc-512 lives in each stream of the head
         expected |= {f"{name}_hidden_0" for name in streams}
     assert set(params["params"]["head"]) == expected
+
+
+def test_auto_network_and_small_images():
+    """`auto`: the Nature CNN for Atari frames (36x36 is the smallest its VALID convs take), the MLP for vectors
+    and MinAtar's 10x10 grids; an explicit CNN on a too-small image is one clear error, before any tracing."""
+    cfg = DQNConfig()
+    assert [resolve_network_kind(cfg, s) for s in ((4,), (10, 10, 4), (35, 84, 4), (36, 36, 4), (84, 84, 4))] == \
+        ["mlp", "mlp", "mlp", "cnn", "cnn"]
+    assert make_network(cfg, 3, (10, 10, 4)).apply(
+        make_network(cfg, 3, (10, 10, 4)).init(jax.random.PRNGKey(0), jnp.zeros((1, 10, 10, 4))),
+        jnp.ones((2, 10, 10, 4))).shape == (2, 3)
+    with pytest.raises(ValueError, match="at least 36x36, got \\(10, 10, 4\\): use --network mlp"):
+        make_network(cfg.replace(network="cnn"), 3, (10, 10, 4))
 
 
 def test_nature_cnn_layer_shapes():

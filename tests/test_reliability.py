@@ -133,6 +133,7 @@ def test_divergence_stops_the_run_with_the_step(tmp_path, capsys, chunked):
 BAD = [
     # unknown names
     (["--env-id", "NoSuchEnv-v0"], "not a gymnax environment"),
+    (["--env-id", "Breakout-MinAtar", "--network", "cnn"], "at least 36x36, got (10, 10, 4)"),
     (["--preset", "nope"], "unknown preset"),
     (["--bogus-flag", "1"], "Unrecognized options"),
     (["--loss", "l1"], "DQNConfig.loss"),
