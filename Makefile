@@ -20,9 +20,9 @@ sweep: $(STAMP)
 pong: $(STAMP)
 	$(BIN)/jaxrl train --preset pong $(ARGS)
 
-## make test: unit, learning and parity tests
+## make test: unit, learning and parity tests, one test file per worker on up to 4 cores (pytest-xdist)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 ## make bench: the full benchmark suite (jaxrl vs torch_reference): JSON + table + scaling plot
 bench: $(STAMP)

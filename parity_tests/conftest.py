@@ -1,3 +1,4 @@
+import json
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -18,6 +19,18 @@ def record_max():
     def record(name: str, value: float) -> None:
         _MAX_SEEN[name] = max(_MAX_SEEN.get(name, 0.0), float(value))
     return record
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist (`make test`) each worker hands its maxima to the controller, which prints them."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["parity_max_seen"] = json.dumps(_MAX_SEEN)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for name, value in json.loads(getattr(node, "workeroutput", {}).get("parity_max_seen", "{}")).items():
+        _MAX_SEEN[name] = max(_MAX_SEEN.get(name, 0.0), value)
 
 
 def pytest_terminal_summary(terminalreporter):
