@@ -2,8 +2,8 @@
 
 Everything (env steps, epsilon-greedy acting, buffer adds, updates, target copies) runs inside one
 `lax.scan`, so `jax.jit(jax.vmap(train), compiler_options=compiler_options())(jax.random.split(key, num_seeds))`
-trains a whole seed sweep as one program. Variants (double, dueling, loss, optimizer) enter only through `loss_fn`, the network and the
-optimizer; there is one skeleton.
+trains a whole seed sweep as one program. Variants (double, dueling, loss, optimizer) enter only through
+`loss_fn`, the network and the optimizer; there is one skeleton.
 
 Schedule (all counts in env steps, see `DQNConfig`):
   1. warm-up: `learning_starts / num_envs` vectorized steps, no updates;
