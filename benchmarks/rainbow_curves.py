@@ -1,7 +1,7 @@
 """DQN vs Rainbow learning curves over many seeds, one vmapped program per algorithm.
 
     python -m benchmarks.rainbow_curves --env CartPole-v1 --seeds 16 --steps 100000
-    python -m benchmarks.rainbow_curves --env Breakout-MinAtar --seeds 16 --steps 200000
+    python -m benchmarks.rainbow_curves --env Breakout-MinAtar --seeds 16 --steps 50000
 
 `dqn` is the `cartpole` preset, `rainbow` the `rainbow` preset (double + dueling + PER + 3-step + C51); for
 MinAtar both get the same env settings (`MINATAR`: MLP 256-256 on the flattened 10x10x4 frame, replay 100k,
