@@ -68,9 +68,12 @@ def plot_scaling(doc: dict, path: Path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    jx = sorted((m["params"]["seeds"], m["value"]) for m in sweep if m["impl"] == "jaxrl")
-    ax.plot(*zip(*jx), "o-", label="jaxrl (one vmapped program)")
-    seeds = [s for s, _ in jx]
+    for devices in sorted({m["params"].get("devices", 1) for m in sweep if m["impl"] == "jaxrl"}):
+        jx = sorted((m["params"]["seeds"], m["value"]) for m in sweep
+                    if m["impl"] == "jaxrl" and m["params"].get("devices", 1) == devices)
+        ax.plot(*zip(*jx), "o-", label="jaxrl (one vmapped program" + (
+            f", sharded over {devices} host devices)" if devices > 1 else ")"))
+    seeds = sorted({m["params"]["seeds"] for m in sweep if m["impl"] == "jaxrl"})
     for m in sweep:
         if m["impl"] == "torch":
             ax.plot(seeds, [m["value"]] * len(seeds), "s--", label="torch_reference, seeds one after another")

@@ -33,19 +33,25 @@ print(json.dumps({"devices": jax.device_count(), "value": med, "spread": spread,
 """
 
 
+def sharded_sweep_rate(devices: int, seeds: int, steps: int, repeats: int) -> dict:
+    """One `SWEEP_CONFIG` sweep of `seeds` agents sharded over `devices` forced host devices, timed in a fresh
+    process: {"devices", "value" (aggregate env steps/s, median), "spread", "compile" (seconds)}."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    if not env["JAX_PLATFORMS"]:
+        env.pop("JAX_PLATFORMS")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(seeds), str(steps), str(repeats)], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode:
+        raise RuntimeError(f"sharded sweep benchmark with {devices} devices failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def bench_scaleout(device_counts, seeds: int, steps: int, repeats: int) -> list[Measurement]:
     out = []
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for d in device_counts:
-        env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
-               "XLA_FLAGS": f"--xla_force_host_platform_device_count={d}"}
-        if not env["JAX_PLATFORMS"]:
-            env.pop("JAX_PLATFORMS")
-        proc = subprocess.run([sys.executable, "-c", SCRIPT, str(seeds), str(steps), str(repeats)], env=env,
-                              capture_output=True, text=True, timeout=1800)
-        if proc.returncode:
-            raise RuntimeError(f"scale-out benchmark with {d} devices failed:\n{proc.stderr[-2000:]}")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = sharded_sweep_rate(d, seeds, steps, repeats)
         out.append(Measurement("sharded_sweep", "jaxrl", {"devices": r["devices"], "seeds": seeds,
                                                           "steps_per_seed": steps}, r["value"], "env_steps/s",
                                repeats, r["spread"], {"compile_seconds": r["compile"], "forced_host_devices": True}))

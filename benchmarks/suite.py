@@ -80,6 +80,19 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
                                "env_steps/s", repeats, spread,
                                {"compile_seconds": compile_s, "gflops": gflops,
                                 "fraction_of_matmul_peak": gflops / peak if peak else None}))
+    # jaxrl as `jaxrl train` runs it on a CPU: the sweep sharded over one XLA host device per core
+    # (`--cpu-devices`, default), in a fresh process since the device count is fixed when JAX starts
+    cores = os.cpu_count() or 1
+    if jax.default_backend() == "cpu" and cores > 1:
+        from benchmarks.scaleout import sharded_sweep_rate
+        for seeds in [s for s in seed_counts if s >= cores]:
+            r = sharded_sweep_rate(cores, seeds, total_steps, repeats)
+            gflops = r["value"] * flops_per_step / 1e9
+            out.append(Measurement("cartpole_sweep", "jaxrl", {"seeds": seeds, "steps_per_seed": total_steps,
+                                                               "devices": r["devices"]}, r["value"],
+                                   "env_steps/s", repeats, r["spread"],
+                                   {"compile_seconds": r["compile"], "gflops": gflops, "forced_host_devices": True,
+                                    "fraction_of_matmul_peak": gflops / peak if peak else None}))
     # torch: one seed after another (aggregate rate = one run's rate), and P processes in parallel
     # the faster of 1 intra-op thread and torch's default (a small MLP is usually faster on one)
     import torch
