@@ -15,13 +15,14 @@ import time
 from pathlib import Path
 
 PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "scaleout", "rainbow_parts")
-QUICK = {"seeds": [1, 4, 16], "sweep_steps": 3000, "batches": [32, 128], "capacity": 10_000, "adds": 1000,
-         "tabular_steps": 20_000, "torch_tabular_steps": 5000, "matmul_n": 1024,
+QUICK = {"seeds": [1, 16], "sweep_steps": 2000, "batches": [32, 128], "cnn_batches": [32], "capacity": 10_000,
+         "adds": 1000, "tabular_steps": 20_000, "torch_tabular_steps": 3000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
-         "pong_seeds": [1], "pong_iterations": 16, "scaleout_devices": [1, 2], "scaleout_steps": 2000,
-         "rainbow_steps": 3000}
-FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512], "capacity": 50_000,
-        "adds": 5000, "tabular_steps": 100_000, "torch_tabular_steps": 20_000, "matmul_n": 2048,
+         "pong_seeds": [1], "pong_iterations": 8, "scaleout_devices": [], "scaleout_steps": 2000,
+         "rainbow_steps": 2000}  # quick: no scale-out entry (the sweep above already times the sharded program)
+FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512],
+        "cnn_batches": [32, 128, 512], "capacity": 50_000, "adds": 5000, "tabular_steps": 100_000,
+        "torch_tabular_steps": 20_000, "matmul_n": 2048,
         "updates": {("mlp", 32): 2000, ("mlp", 128): 1000, ("mlp", 512): 500, ("cnn", 32): 20, ("cnn", 128): 6,
                     ("cnn", 512): 2},
         "pong_seeds": [1, 8], "pong_iterations": 32, "scaleout_devices": [1, 2, 4], "scaleout_steps": 5000,
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
         results += suite.bench_cartpole_sweep(s["seeds"], s["sweep_steps"], r, peaks["jaxrl"])
     if "update" in args.only:
         for net in ("mlp", "cnn"):
-            for batch in s["batches"]:
+            for batch in s["batches" if net == "mlp" else "cnn_batches"]:
                 results += suite.bench_update([net], [batch], r, s["updates"][(net, batch)], peaks)
     if "replay" in args.only:
         results += suite.bench_replay(s["capacity"], s["adds"], 32, r)
@@ -67,7 +68,7 @@ def main(argv=None) -> int:
     if "pong_sps" in args.only:
         from benchmarks.pong import bench_pong_sps
         results += bench_pong_sps(s["pong_seeds"], s["pong_iterations"], r, threads=os.cpu_count())
-    if "scaleout" in args.only:
+    if "scaleout" in args.only and s["scaleout_devices"]:
         from benchmarks.scaleout import bench_scaleout
         results += bench_scaleout(s["scaleout_devices"], 16, s["scaleout_steps"], r)
     if "rainbow_parts" in args.only:
