@@ -44,10 +44,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     import os
-    if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-        # one XLA host device per core: the sweep is sharded over them (see jaxrl.grid), ~2x on 2 cores
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   f" --xla_force_host_platform_device_count={os.cpu_count()}").strip()
+
+    from jaxrl.cli import force_host_devices
+    force_host_devices(os.cpu_count() or 1)  # one XLA host device per core, as `jaxrl train` does (see jaxrl.grid)
 
     import matplotlib
     matplotlib.use("Agg")

@@ -204,10 +204,16 @@ def _cpu_devices(config: DQNConfig, requested: int) -> None:
     """Force `n` host devices (before JAX starts its backends) so that a sweep is sharded over the cores. No
     effect on a GPU machine (its devices are used) or when XLA_FLAGS already sets a count."""
     import os
-    flags = os.environ.get("XLA_FLAGS", "")
     if requested < 0:
         _usage_error(f"--cpu-devices={requested}: expected an integer >= 0 (0 = one per core)")
-    n = min(requested or os.cpu_count() or 1, config.sweep_size)
+    force_host_devices(min(requested or os.cpu_count() or 1, config.sweep_size))
+
+
+def force_host_devices(n: int) -> None:
+    """Split the host into `n` XLA devices (XLA_FLAGS) so that a sweep is sharded over the cores. Only before
+    JAX starts its backends; no effect for `n <= 1` or when XLA_FLAGS already sets a count."""
+    import os
+    flags = os.environ.get("XLA_FLAGS", "")
     if n > 1 and "xla_force_host_platform_device_count" not in flags and not _jax_started():
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
