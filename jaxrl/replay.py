@@ -166,11 +166,10 @@ def make_sampler(buffer: Buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, 
         data = state.data  # flags stored as uint8: cast what is gathered, not the whole buffer
         returns, discount, last = n_step_targets(data.reward[window], data.terminated[window].astype(bool),
                                                  data.truncated[window].astype(bool), gamma)
-        last_slot = jnp.take_along_axis(window, last[:, None], axis=1)[:, 0]
-        return data._replace(
-            obs=buffer.get(state, slots).obs, action=data.action[slots], reward=returns,
-            next_obs=buffer.get(state, last_slot).next_obs,
-            terminated=data.terminated[last_slot].astype(bool), truncated=None, discount=discount, weight=weight)
+        first = buffer.get(state, slots)
+        final = buffer.get(state, jnp.take_along_axis(window, last[:, None], axis=1)[:, 0])
+        return first._replace(reward=returns, next_obs=final.next_obs, terminated=final.terminated,
+                              truncated=None, discount=discount, weight=weight)
 
     def sample(state: BufferState, priorities, key, beta=1.0):
         if priorities is None:
