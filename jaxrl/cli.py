@@ -8,6 +8,7 @@ line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -210,22 +211,17 @@ def _cpu_devices(config: DQNConfig, requested: int) -> None:
 
 
 def force_host_devices(n: int) -> None:
-    """Split the host into `n` XLA devices (XLA_FLAGS) so that a sweep is sharded over the cores. Only before
-    JAX starts its backends; no effect for `n <= 1` or when XLA_FLAGS already sets a count."""
+    """Split the host into `n` XLA CPU devices (`jax_num_cpu_devices`) so that a sweep is sharded over the cores.
+    Only before JAX starts its backends; no effect for `n <= 1`, once the backends exist (then the device count
+    is fixed), or when XLA_FLAGS already sets a count. Child processes inherit nothing."""
     import os
-    flags = os.environ.get("XLA_FLAGS", "")
-    if n > 1 and "xla_force_host_platform_device_count" not in flags and not _jax_started():
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
-
-
-def _jax_started() -> bool:
-    """True once JAX's backends exist (e.g. `main` called inside a program that already used JAX): then the
-    device count is fixed, and XLA_FLAGS is left alone (child processes inherit it)."""
+    if n <= 1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    import jax
     try:
-        from jax._src import xla_bridge
-        return xla_bridge.backends_are_initialized()
-    except (ImportError, AttributeError):
-        return True
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:  # the backends already started (e.g. `main` called inside a program that used JAX)
+        pass
 
 
 def _run_dir(opts, rundir) -> Path:
@@ -248,11 +244,19 @@ def _run_dir(opts, rundir) -> Path:
 
 def _train_envpool(config: DQNConfig, opts) -> int:
     """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
+    from jaxrl import doctor
+    problem = doctor.cuda_jax_missing()
+    if problem:
+        _usage_error(problem)
     import jax
     try:
         config.validate_envpool(jax.device_count())
     except ValueError as e:
         _usage_error(str(e))
+    if config.loop == "xla":
+        problem = doctor.xla_loop_problem()
+        if problem:
+            _usage_error(problem)
     from rich.console import Console
 
     from jaxrl import rundir
@@ -386,13 +390,31 @@ def cmd_tabular(argv) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "tabular": cmd_tabular}
+def cmd_doctor(argv) -> int:
+    from jaxrl import doctor
+    p = _Parser(prog="jaxrl doctor", description="What jaxrl will run on here: versions, backend, devices, GPUs, "
+                "envpool, the convolution kernel, and an env.xla() probe in a child process.")
+    p.add_argument("--no-probe", action="store_true", help="skip the env.xla() probe")
+    p.add_argument("--probe-timeout", type=float, default=doctor.PROBE_TIMEOUT, help="seconds (default: %(default)s)")
+    p.add_argument("--json", type=Path, default=None, help="also write the report as JSON to this file")
+    args = p.parse_args(argv)
+    info = doctor.report(probe=not args.no_probe, probe_timeout=args.probe_timeout)
+    print(doctor.format_report(info), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(info, indent=2) + "\n")
+    if info["cuda_jax_missing"]:
+        _usage_error(info["cuda_jax_missing"])
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "tabular": cmd_tabular, "doctor": cmd_doctor}
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: jaxrl {train,tabular} [options]   (jaxrl train --help, jaxrl tabular --help)")
+        print("usage: jaxrl {train,tabular,doctor} [options]   (jaxrl train --help, jaxrl tabular --help, "
+              "jaxrl doctor --help)")
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

@@ -65,7 +65,7 @@ class Conv2D(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
         kernel, bias = kernel.astype(x.dtype), bias.astype(x.dtype)
-        impl = self.impl if self.impl != "auto" else ("im2col" if jax.default_backend() == "cpu" else "xla")
+        impl = self.impl if self.impl != "auto" else conv_kernel()
         if impl == "im2col":
             y = im2col_conv(x, kernel, self.stride)
         elif impl == "xla":
@@ -74,6 +74,11 @@ class Conv2D(nn.Module):
         else:
             raise ValueError(f"Conv2D impl={self.impl!r}: expected 'auto', 'im2col' or 'xla'")
         return y + bias.reshape((1, 1, 1, -1))
+
+
+def conv_kernel(backend: str | None = None) -> str:
+    """The kernel `Conv2D(impl="auto")` runs on `backend` (default: JAX's): "im2col" on CPU, "xla" elsewhere."""
+    return "im2col" if (backend or jax.default_backend()) == "cpu" else "xla"
 
 
 class NatureCNNTorso(nn.Module):
