@@ -1,14 +1,17 @@
 # Every target creates .venv on first use and installs the project with the pinned versions.
+# CUDA=1 (any target): also the `cuda` extra, CUDA jax (jax-cuda12-plugin, pinned), for your own GPU box.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+comma  := ,
+EXTRAS := reference,test,bench$(if $(CUDA),$(comma)cuda)
+STAMP  := $(VENV)/.installed$(if $(CUDA),-cuda)
 
-.PHONY: sweep pong test bench bench-quick clean
+.PHONY: sweep pong test bench bench-quick gpu-bundle gpu-rehearsal clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[reference,test,bench]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 ## make sweep: 16-seed CartPole DQN sweep on CPU (a few minutes), per-seed summary + aggregate steps/s
@@ -32,5 +35,15 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick
 
+## make gpu-bundle: .gpu/site-packages (<= 40 MiB) = what the borrowed GPU machine (Python 3.12, no registry)
+## lacks: envpool trimmed to Atari + ROMs, gymnax, tyro and their pure-Python deps (tools/gpu_bundle.py)
+gpu-bundle:
+	$(PYTHON) tools/gpu_bundle.py
+
+## make gpu-rehearsal: the GPU protocol (benchmarks/gpu.py --tiny, two calls) on this CPU in a Python 3.12 venv
+## holding only the GPU image's packages, with the bundle on PYTHONPATH
+gpu-rehearsal: gpu-bundle
+	bash tools/gpu_rehearsal.sh
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) .gpu runs .pytest_cache .hypothesis

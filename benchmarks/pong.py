@@ -60,14 +60,15 @@ def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int) -> list[f
     return rates
 
 
-def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int) -> list[float]:
+def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int, device: str = "cpu") -> list[float]:
     from torch_reference.atari_train import train
     cfg = pong_config(iterations)
     rates = []
     for _ in range(repeats):
         steps, seconds = 0, 0.0
         for seed in range(seeds):
-            out = train(cfg, seed=seed, threads=threads, total_steps=cfg.learning_starts + 2 * iterations)
+            out = train(cfg, seed=seed, device=device, threads=threads,
+                        total_steps=cfg.learning_starts + 2 * iterations)
             learned = out["env_steps"] - cfg.learning_starts - 1
             steps += learned
             seconds += learned / out["learning_steps_per_second"]
@@ -75,16 +76,22 @@ def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int) -> lis
     return rates
 
 
-def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int) -> list[Measurement]:
+def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
+                   torch_device: str | None = "cpu") -> list[Measurement]:
+    """Both jaxrl loops and (unless `torch_device` is None) torch_reference on `torch_device`."""
     out = []
     for seeds in seed_counts:
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
                   iterations * repeats}
-        for impl, loop, rates in (("jaxrl", "host", lambda: _jaxrl_rates("host", seeds, iterations, repeats)),
-                                  ("jaxrl", "xla", lambda: _jaxrl_rates("xla", seeds, iterations, repeats)),
-                                  ("torch", "host", lambda: _torch_rates(seeds, iterations, repeats, threads))):
+        runs = [("jaxrl", "host", lambda: _jaxrl_rates("host", seeds, iterations, repeats)),
+                ("jaxrl", "xla", lambda: _jaxrl_rates("xla", seeds, iterations, repeats))]
+        if torch_device is not None:
+            runs.append(("torch", "host", lambda: _torch_rates(seeds, iterations, repeats, threads, torch_device)))
+        for impl, loop, rates in runs:
             r = rates()
-            out.append(Measurement("pong_sps", impl, {**params, "loop": loop}, float(np.median(r)), "env_steps/s",
+            extra = {"device": torch_device} if impl == "torch" else {}
+            out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
+                                   "env_steps/s",
                                    repeats, spread_of(r), {"frames_per_second": 4 * float(np.median(r))}))
             print(f"  pong_sps {impl:5s} {loop:4s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
     return out

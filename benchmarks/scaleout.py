@@ -37,7 +37,8 @@ def sharded_sweep_rate(devices: int, seeds: int, steps: int, repeats: int) -> di
     """One `SWEEP_CONFIG` sweep of `seeds` agents sharded over `devices` forced host devices, timed in a fresh
     process: {"devices", "value" (aggregate env steps/s, median), "spread", "compile" (seconds)}."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)  # keep a bundle's site-packages
+    env = {**os.environ, "PYTHONPATH": path, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", ""),
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     if not env["JAX_PLATFORMS"]:
         env.pop("JAX_PLATFORMS")

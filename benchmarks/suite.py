@@ -62,7 +62,10 @@ def bench_matmul_peak(repeats: int, n: int = 2048) -> list[Measurement]:
 
 
 # ----------------------------------------------------------------------------------------------- sweep
-def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: float | None) -> list[Measurement]:
+def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: float | None,
+                         torch_runs: tuple[str, ...] = ("sequential", "parallel")) -> list[Measurement]:
+    """jaxrl's seed sweep at each of `seed_counts` (one program, vmapped) against torch_reference on the CPU:
+    "sequential" (one seed after another) and/or "parallel" (one process per core), as `torch_runs` asks."""
     from jaxrl.train import compiler_options, make_train
     cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
     macs = forward_macs(cfg, (4,), 2)
@@ -93,8 +96,16 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
                                    "env_steps/s", repeats, r["spread"],
                                    {"compile_seconds": r["compile"], "gflops": gflops, "forced_host_devices": True,
                                     "fraction_of_matmul_peak": gflops / peak if peak else None}))
-    # torch: one seed after another (aggregate rate = one run's rate), and P processes in parallel
-    # the faster of 1 intra-op thread and torch's default (a small MLP is usually faster on one)
+    if "sequential" in torch_runs:
+        out.append(_torch_sequential_sweep(cfg, total_steps, repeats, flops_per_step))
+    if "parallel" in torch_runs:
+        out.append(_torch_parallel_sweep(cfg, total_steps, repeats))
+    return out
+
+
+def _torch_sequential_sweep(cfg, total_steps, repeats, flops_per_step) -> Measurement:
+    """torch: one seed after another (aggregate rate = one run's rate), with the faster of 1 intra-op thread
+    and torch's default (a small MLP is usually faster on one)."""
     import torch
     default_threads, best = torch.get_num_threads(), None
     for threads in sorted({1, default_threads}):
@@ -104,21 +115,23 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
     torch.set_num_threads(default_threads)
     threads, single = best
     rate = total_steps / np.median(single)
-    out.append(Measurement("cartpole_sweep", "torch", {"seeds": 1, "steps_per_seed": total_steps,
-                                                       "mode": "sequential"}, rate, "env_steps/s", repeats,
-                           spread_of(total_steps / np.array(single)),
-                           {"gflops": rate * flops_per_step / 1e9, "threads": threads,
-                            "note": "seeds run one after another: the aggregate rate for any seed count"}))
+    return Measurement("cartpole_sweep", "torch", {"seeds": 1, "steps_per_seed": total_steps, "mode": "sequential"},
+                       rate, "env_steps/s", repeats, spread_of(total_steps / np.array(single)),
+                       {"gflops": rate * flops_per_step / 1e9, "threads": threads,
+                        "note": "seeds run one after another: the aggregate rate for any seed count"})
+
+
+def _torch_parallel_sweep(cfg, total_steps, repeats) -> Measurement:
+    """torch: one single-threaded process per core, each its own seed."""
     procs = os.cpu_count() or 1
     rates = []
     for _ in range(repeats):
         with mp.get_context("spawn").Pool(procs) as pool:
             seconds = pool.starmap(_torch_worker, [(cfg, i) for i in range(procs)])
         rates.append(procs * total_steps / max(seconds))
-    out.append(Measurement("cartpole_sweep", "torch_parallel", {"seeds": procs, "steps_per_seed": total_steps,
-                                                                "processes": procs, "threads_per_process": 1},
-                           float(np.median(rates)), "env_steps/s", repeats, spread_of(np.array(rates))))
-    return out
+    return Measurement("cartpole_sweep", "torch_parallel", {"seeds": procs, "steps_per_seed": total_steps,
+                                                            "processes": procs, "threads_per_process": 1},
+                       float(np.median(rates)), "env_steps/s", repeats, spread_of(np.array(rates)))
 
 
 def _torch_worker(cfg, seed):
@@ -136,14 +149,13 @@ def _torch_cartpole_seconds(cfg, repeats, threads):
 
 
 # ----------------------------------------------------------------------------------------------- update
-def bench_update(nets, batches, repeats: int, updates: int, peak: dict) -> list[Measurement]:
+def bench_update(nets, batches, repeats: int, updates: int, peak: dict,
+                 torch_device: str | None = "cpu") -> list[Measurement]:
     """Updates/s of the full DQN update (double DQN, Adam, Huber, clamp), `updates` of them inside one jitted
     loop as in training, alternating between two batches (so nothing is hoisted out of the loop). The CNN is
-    timed with both convolution kernels (`jaxrl.networks.Conv2D`)."""
-    import torch
-
+    timed with both convolution kernels (`jaxrl.networks.Conv2D`). torch_reference runs on `torch_device`
+    ("cpu", "cuda"; None: not timed)."""
     from jaxrl.train import Transition, make_agent
-    from torch_reference.agent import Agent
     out = []
     for net in nets:
         obs_shape, torch_shape, actions = ((4,), (4,), 2) if net == "mlp" else ((84, 84, 4), (4, 84, 84), 6)
@@ -178,24 +190,42 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict) -> list[
                 params_m = {"net": net, "batch": batch} | ({"conv": conv_impl} if net == "cnn" else {})
                 out.append(Measurement("update", "jaxrl", params_m, med, "updates/s", repeats, spread,
                                        {"flops_per_update": flops, "gflops": med * flops / 1e9,
-                                        "fraction_of_matmul_peak": med * flops / 1e9 / peak["jaxrl"]}))
-            tagent = Agent(cfg, actions, torch_shape, seed=0)
-            layout = (lambda x: x) if net == "mlp" else (lambda x: np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-            tbatches = [{"obs": torch.as_tensor(layout(obs[j])), "next_obs": torch.as_tensor(layout(nobs[j])),
-                         "action": torch.as_tensor(np.array(pool.action[j]), dtype=torch.int64),
-                         "reward": torch.as_tensor(np.array(pool.reward[j])),
-                         "terminated": torch.as_tensor(np.array(pool.terminated[j]))} for j in range(2)]
-
-            def torch_many():
-                for i in range(updates):
-                    tagent.optimize(tbatches[i % 2])
-
-            med, spread, _ = time_rate(torch_many, updates, repeats)
-            out.append(Measurement("update", "torch", {"net": net, "batch": batch}, med, "updates/s", repeats, spread,
-                                   {"flops_per_update": flops, "gflops": med * flops / 1e9,
-                                    "fraction_of_matmul_peak": med * flops / 1e9 / peak["torch"],
-                                    "threads": torch.get_num_threads()}))
+                                        "fraction_of_matmul_peak": _fraction(med * flops / 1e9, peak, "jaxrl")}))
+            if torch_device is not None:
+                out.append(_torch_update(cfg, net, batch, obs, nobs, pool, actions, torch_shape, updates, repeats,
+                                         flops, peak, torch_device))
     return out
+
+
+def _fraction(gflops: float, peak: dict | None, impl: str) -> float | None:
+    return gflops / peak[impl] if peak and peak.get(impl) else None
+
+
+def _torch_update(cfg, net, batch, obs, nobs, pool, actions, torch_shape, updates, repeats, flops, peak,
+                  device) -> Measurement:
+    """torch_reference's `Agent.optimize` on the same two batches, on `device` (synchronized per timing)."""
+    import torch
+
+    from torch_reference.agent import Agent
+    tagent = Agent(cfg, actions, torch_shape, device=device, seed=0)
+    layout = (lambda x: x) if net == "mlp" else (lambda x: np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    tbatches = [{"obs": torch.as_tensor(layout(obs[j])), "next_obs": torch.as_tensor(layout(nobs[j])),
+                 "action": torch.as_tensor(np.array(pool.action[j]), dtype=torch.int64),
+                 "reward": torch.as_tensor(np.array(pool.reward[j])),
+                 "terminated": torch.as_tensor(np.array(pool.terminated[j]))} for j in range(2)]
+    tbatches = [{k: v.to(device) for k, v in b.items()} for b in tbatches]
+
+    def torch_many():
+        for i in range(updates):
+            tagent.optimize(tbatches[i % 2])
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    med, spread, _ = time_rate(torch_many, updates, repeats)
+    return Measurement("update", "torch", {"net": net, "batch": batch, "device": device}, med, "updates/s",
+                       repeats, spread, {"flops_per_update": flops, "gflops": med * flops / 1e9,
+                                         "fraction_of_matmul_peak": _fraction(med * flops / 1e9, peak, "torch"),
+                                         "threads": torch.get_num_threads()})
 
 
 # ----------------------------------------------------------------------------------------------- replay

@@ -126,7 +126,10 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     returns, lengths, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
     log.evaluation(iteration * num_envs, returns, lengths)
     if config.video and frames:
-        write_video(out / "eval.mp4", frames)
+        try:
+            write_video(out / "eval.mp4", frames)
+        except RuntimeError as e:  # no video writer installed: the run's results matter more than its video
+            console.print(f"[yellow]warning:[/] no eval.mp4: {e}")
     _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
     from flax import serialization
     (out / rundir.PARAMS_FILE).write_bytes(serialization.to_bytes(jax.device_get(state.params)))

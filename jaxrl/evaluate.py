@@ -66,15 +66,36 @@ def evaluate(act, params, config, *, seed: int, record: bool = False, max_steps:
 
 
 def write_video(path, frames) -> Path:
-    """84x84 grayscale frames (what the agent sees) -> an MP4 at real-time speed, scaled 4x."""
+    """84x84 grayscale frames (what the agent sees) -> an MP4 at real-time speed, scaled 4x.
+
+    Written with imageio's ffmpeg (imageio-ffmpeg) where installed, else with OpenCV (`cv2`, mp4v codec);
+    raises `RuntimeError` when neither is there."""
+    path = Path(path)
+    big = [np.repeat(np.repeat(np.asarray(f), VIDEO_SCALE, 0), VIDEO_SCALE, 1) for f in frames]
+    try:
+        import imageio_ffmpeg  # noqa: F401  (imageio's ffmpeg plugin needs it)
+    except ImportError:
+        return _write_video_cv2(path, big)
     import warnings
 
     import imageio.v2 as imageio
-
-    path = Path(path)
     with warnings.catch_warnings(), imageio.get_writer(path, fps=VIDEO_FPS, macro_block_size=1) as writer:
         warnings.simplefilter("ignore", RuntimeWarning)  # os.fork() of the ffmpeg process under JAX's threads
-        for frame in frames:
-            big = np.repeat(np.repeat(np.asarray(frame), VIDEO_SCALE, 0), VIDEO_SCALE, 1)
-            writer.append_data(np.stack([big] * 3, axis=-1))
+        for frame in big:
+            writer.append_data(np.stack([frame] * 3, axis=-1))
+    return path
+
+
+def _write_video_cv2(path: Path, frames) -> Path:
+    try:
+        import cv2
+    except ImportError:
+        raise RuntimeError("no video writer: install imageio-ffmpeg or opencv-python-headless") from None
+    h, w = frames[0].shape
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, (w, h), isColor=False)
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV could not open {path} for writing (mp4v)")
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame, np.uint8))
+    writer.release()
     return path

@@ -7,8 +7,10 @@ image's known versions and this repo's pins (`constraints.txt`), keeps what the 
 those wheels (`pip download --only-binary :all:`), installs them into `.gpu/site-packages` (`pip install
 --target --no-deps`) and trims them:
 
-  * envpool to its Atari family: `envpool.entry` imports every family's pure-Python registration module, so
-    those stay; the other families' compiled `.so` files (about 120 MB) and envpool.libs (EGL, for MuJoCo) go.
+  * envpool to its Atari family: the other families' compiled `.so` files (about 120 MB) and envpool.libs (EGL,
+    for MuJoCo) go. `envpool.entry` imports every family's registration module, and importing one runs its
+    package's `__init__`, which loads that family's `.so`: so `entry.py` is rewritten to register Atari alone
+    (`envpool.list_all_envs()` then lists the Atari games only).
   * envpool-assets to the Atari ROMs; the MuJoCo asset packages and glfw (MuJoCo rendering) are left out.
   * imageio-ffmpeg (a 165 MB ffmpeg) is left out: the evaluation video is written with OpenCV there, which the
     image has (`jaxrl.evaluate.write_video`).
@@ -118,6 +120,9 @@ def trim_envpool(site: Path) -> None:
     for so in (site / "envpool").rglob("*.so"):
         if so.parent.name != "atari":
             so.unlink()
+    (site / "envpool" / "entry.py").write_text(
+        '"""Entry point for envpool\'s registrations, trimmed by jaxrl\'s tools/gpu_bundle.py to the Atari family '
+        '(the other families\' extensions are not in this bundle)."""\n\nimport envpool.atari.registration  # noqa: F401\n')
     shutil.rmtree(site / "envpool.libs", ignore_errors=True)
     assets = site / "envpool_assets"
     for child in assets.iterdir():

@@ -1,0 +1,282 @@
+"""The GPU protocol: everything worth measuring on a borrowed GPU, in one call of at most 10 minutes.
+
+    PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu [--out DIR] [--deadline S] [--tiny]
+    PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu --continue [--out DIR] [--deadline S]
+
+The first form runs, in this order, and writes at most 6 files into `--out` (default `$OUT`, else
+`benchmarks/results/gpu-<date>/`):
+
+  doctor.json          `jaxrl doctor`'s report: GPU, driver, jax/jaxlib/envpool versions, the env.xla() probe
+  gpu-protocol.json    the measurements below, with the machine block (GPU, driver, versions) and the command
+    update             Nature-CNN update throughput, jaxrl (XLA's conv and im2col) vs torch_reference on CUDA,
+                       batch 32/128/512
+    pong_sps           Pong learner env steps/s: jaxrl host loop, XLA loop, torch_reference; 1 and 8 seeds
+    cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
+  pong-curves.json     the Pong learning run (`--preset pong`, 1 seed): games, env steps, frames, wall time, and
+  pong-curves.png      the first point where the mean of the last 100 games exceeds 18 ("solved")
+  pong-progress.csv    the run's per-chunk progress (steps, SPS, loss, epsilon)
+
+The Pong run gets the time left before `--deadline` (seconds from the start; default 540, inside a 10-minute
+call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
+it stays on a warm machine between calls), is stopped with SIGTERM when its time is up or once it is solved, and
+checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
+whole call, then rewrites the curves. `--tiny` shrinks everything (small sweeps, a tiny Pong config) so the
+whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
+
+torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SOLVED_MEAN, SOLVE_WINDOW = 18.0, 100  # the course's "solved": mean > 18 over the last 100 games
+FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200,
+        "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
+TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4,
+        "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
+        "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
+                      "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
+                      "--target-update-frequency", "512", "--total-steps", "1024000", "--no-video"]}
+
+
+def _now(t0: float) -> str:
+    return f"[{time.perf_counter() - t0:6.1f} s]"
+
+
+def torch_device() -> str | None:
+    """"cuda" where torch sees a GPU, "cpu" where torch is installed without one, None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def machine(doctor_info: dict) -> dict:
+    """The results' machine block: GPU, driver, versions (from the doctor report), CPU."""
+    from benchmarks.common import cpu_model
+    return {"gpu": doctor_info["nvidia_smi_gpus"] or None, "driver": doctor_info["nvidia_driver"],
+            "jax_backend": doctor_info["jax_backend"], "devices": doctor_info["devices"],
+            "device_kinds": doctor_info["device_kinds"], "cpu": cpu_model(), "cores": os.cpu_count(),
+            "python": doctor_info["python"], "platform": doctor_info["platform"],
+            "versions": {k: v for k, v in doctor_info["versions"].items() if v}}
+
+
+# ------------------------------------------------------------------------------------------- measurements
+def measure(s: dict, t0: float, save=lambda measurements: None) -> list[dict]:
+    """CNN updates, Pong SPS and the CartPole sweep (each part's errors recorded, not fatal); `save` is called
+    with everything so far after each part, so a call cut short keeps what it measured."""
+    from benchmarks import suite
+    from benchmarks.pong import bench_pong_sps
+    device = torch_device()
+    parts = [
+        ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
+                                              torch_device=device)),
+        ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
+                                            threads=os.cpu_count(), torch_device=device)),
+        ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
+                                                              torch_runs=("sequential",) if device else ())),
+    ]
+    out = []
+    for name, run in parts:
+        print(f"{_now(t0)} {name} ...", flush=True)
+        try:
+            for m in run():
+                out.append(dataclasses.asdict(m))
+                print(f"{_now(t0)}   {m.impl:6s} {json.dumps(m.params)}: {m.value:,.1f} {m.unit}", flush=True)
+        except Exception as e:  # noqa: BLE001 - one failed part must not cost the others their call
+            out.append({"name": name, "error": f"{type(e).__name__}: {e}"[:1000]})
+            print(f"{_now(t0)}   {name} FAILED: {type(e).__name__}: {e}", flush=True)
+        save(out)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- the Pong run
+def solved_point(returns: list[float]) -> int | None:
+    """Index of the first game at which the mean of the last `SOLVE_WINDOW` games exceeds `SOLVED_MEAN`."""
+    total = 0.0
+    for i, r in enumerate(returns):
+        total += r
+        if i >= SOLVE_WINDOW:
+            total -= returns[i - SOLVE_WINDOW]
+        if i + 1 >= SOLVE_WINDOW and total / SOLVE_WINDOW > SOLVED_MEAN:
+            return i
+    return None
+
+
+def _rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], t0: float) -> dict:
+    """`jaxrl train --preset pong` (or `--resume`) in a child process for at most `budget` seconds; SIGTERM once
+    solved or out of time (it checkpoints and exits 130). -> {"exit_status", "stopped_because", "seconds"}."""
+    if resume:
+        args = ["--resume", str(run_dir)]
+    else:
+        args = ["--preset", "pong", "--out-dir", str(run_dir), *extra_args]
+    cmd = [sys.executable, "-m", "jaxrl", "train", *args, "--no-progress"]
+    print(f"{_now(t0)} pong run ({budget:.0f} s): {' '.join(cmd[2:])}", flush=True)
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd)
+    reason = "finished"
+    while child.poll() is None:
+        time.sleep(2.0)
+        if time.perf_counter() - start > budget:
+            reason = "time budget"
+        elif solved_point([float(r["return"]) for r in _rows(run_dir / "metrics.csv")]) is not None:
+            reason = "solved"
+        else:
+            continue
+        child.send_signal(signal.SIGTERM)  # checkpoint at the end of the running chunk, exit 130
+        try:
+            child.wait(timeout=max(60.0, 0.1 * budget))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            reason += " (killed: no exit 60 s after SIGTERM)"
+        break
+    return {"exit_status": child.wait(), "stopped_because": reason, "seconds": time.perf_counter() - start}
+
+
+def pong_curves(run_dir: Path, out: Path, run_info: list[dict], preset: str = "preset pong") -> dict:
+    """pong-curves.json + .png from the run directory's metrics.csv (games) and progress.csv (wall time)."""
+    games = _rows(run_dir / "metrics.csv")
+    progress = _rows(run_dir / "progress.csv")
+    steps = [int(g["step"]) for g in games]
+    returns = [float(g["return"]) for g in games]
+    i = solved_point(returns)
+    solved = None
+    if i is not None:
+        step = steps[i]
+        after = [p for p in progress if int(p["step"]) >= step]
+        solved = {"game": i + 1, "env_steps": step, "frames": 4 * step,
+                  "wall_seconds": float(after[0]["seconds"]) if after else None,
+                  "note": "wall seconds: training time at the end of the chunk holding that game, across resumes"}
+    doc = {"env": "Pong-v5", "preset": preset, "criterion": f"mean > {SOLVED_MEAN:g} over the last {SOLVE_WINDOW} games",
+           "games": len(games), "env_steps": int(progress[-1]["step"]) if progress else 0,
+           "frames": int(progress[-1]["frames"]) if progress else 0,
+           "wall_seconds": float(progress[-1]["seconds"]) if progress else 0.0, "solved": solved,
+           "calls": run_info, "game_steps": steps, "game_returns": returns,
+           "progress": [{k: float(v) for k, v in p.items() if v not in ("", None)} for p in progress]}
+    (out / "pong-curves.json").write_text(json.dumps(doc) + "\n")
+    if progress:
+        (out / "pong-progress.csv").write_text((run_dir / "progress.csv").read_text())
+    _plot(doc, out / "pong-curves.png")
+    return doc
+
+
+def _plot(doc: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4))
+    steps, returns = np.array(doc["game_steps"]), np.array(doc["game_returns"])
+    if len(returns):
+        csum = np.concatenate([[0.0], np.cumsum(returns)])
+        idx = np.arange(1, len(returns) + 1)
+        lo = np.maximum(idx - SOLVE_WINDOW, 0)
+        ax[0].plot(steps, returns, ".", ms=2, alpha=0.4, label="game score")
+        ax[0].plot(steps, (csum[idx] - csum[lo]) / (idx - lo), label=f"mean of the last {SOLVE_WINDOW} games")
+    ax[0].axhline(SOLVED_MEAN, color="gray", ls="--", lw=1, label="solved (> 18)")
+    ax[0].set(xlabel="env steps (x4 frames)", ylabel="game score", title=f"Pong-v5, {doc['preset']}, 1 seed")
+    ax[0].legend(loc="lower right", fontsize=8)
+    if doc["progress"]:
+        ax[1].plot([p["seconds"] / 60 for p in doc["progress"]], [p["sps"] for p in doc["progress"]])
+    ax[1].set(xlabel="wall minutes (training)", ylabel="env steps/s", title="throughput per chunk")
+    if doc["solved"]:
+        s = doc["solved"]
+        ax[0].axvline(s["env_steps"], color="green", lw=1)
+        fig.suptitle(f"solved at {s['env_steps']:,} env steps ({s['frames']:,} frames), "
+                     f"{(s['wall_seconds'] or 0) / 60:.1f} min of training")
+    else:
+        fig.suptitle(f"not solved yet: {doc['games']} games, {doc['env_steps']:,} env steps, "
+                     f"{doc['wall_seconds'] / 60:.1f} min")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=None, help="results folder (default $OUT, else benchmarks/results/"
+                   "gpu-<date>/)")
+    p.add_argument("--run-dir", type=Path, default=Path(".gpu/pong-run"), help="the Pong run (default %(default)s)")
+    p.add_argument("--deadline", type=float, default=540.0, help="seconds for the whole call (default %(default)s)")
+    p.add_argument("--continue", dest="resume", action="store_true", help="resume the Pong run, measure nothing")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes: the CPU rehearsal")
+    p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    s = TINY if args.tiny else FULL
+    out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else
+                       Path("benchmarks/results") / f"gpu-{time.strftime('%Y-%m-%d')}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    from jaxrl import doctor
+    info = doctor.report(probe=True)
+    print(doctor.format_report(info), flush=True)
+    (out / "doctor.json").write_text(json.dumps(info, indent=2) + "\n")
+    if info["cuda_jax_missing"]:
+        print(f"jaxrl: error: {info['cuda_jax_missing']}", file=sys.stderr)
+        return 2
+    command = "python -m benchmarks.gpu " + " ".join(sys.argv[1:] if argv is None else argv)
+    results_path = out / "gpu-protocol.json"
+    doc = {"machine": machine(info), "command": command, "mode": "tiny" if args.tiny else "full",
+           "date": time.strftime("%Y-%m-%d"), "torch_device": torch_device(), "measurements": []}
+    if args.resume:
+        if not (args.run_dir / "checkpoint.msgpack").exists():
+            print(f"{_now(t0)} --continue: no checkpoint in {args.run_dir} (the machine went cold?): starting the "
+                  "run anew", flush=True)
+            args.resume = False
+    elif not args.skip_measurements:
+        def save(measurements):  # kept even if the call is cut short or the Pong run fails
+            doc.update(measurements=measurements, measure_seconds=time.perf_counter() - t0)
+            results_path.write_text(json.dumps(doc, indent=2) + "\n")
+
+        measure(s, t0, save)
+
+    calls_path = args.run_dir / "protocol-calls.json"
+    calls = json.loads(calls_path.read_text()) if args.resume and calls_path.exists() else []
+    if not args.resume and args.run_dir.exists():
+        import shutil
+        shutil.rmtree(args.run_dir)
+    budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
+    call = run_pong(args.run_dir, budget, args.resume, s["pong_args"], t0)
+    calls.append(call)
+    if args.run_dir.exists():
+        calls_path.write_text(json.dumps(calls) + "\n")
+    curves = pong_curves(args.run_dir, out, calls, "preset pong" + (" with tiny overrides" if args.tiny else ""))
+    doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_steps", "game_returns", "progress")}
+    if args.resume and results_path.exists():  # keep the first call's measurements beside the run
+        doc["measurements"] = json.loads(results_path.read_text()).get("measurements", [])
+    doc["seconds"] = time.perf_counter() - t0
+    results_path.write_text(json.dumps(doc, indent=2) + "\n")
+    solved = curves["solved"]
+    print(f"{_now(t0)} pong: {curves['games']} games, {curves['env_steps']:,} env steps, "
+          f"{curves['wall_seconds']:.0f} s of training; "
+          + (f"SOLVED at {solved['env_steps']:,} env steps / {solved['wall_seconds']:.0f} s" if solved else
+             f"not solved yet (stopped: {call['stopped_because']}, exit {call['exit_status']}); "
+             "`--continue` resumes it"), flush=True)
+    print(f"{_now(t0)} wrote {', '.join(sorted(f.name for f in out.iterdir()))} to {out}", flush=True)
+    ok = call["exit_status"] in (0, 130) and all("error" not in m for m in doc["measurements"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
