@@ -228,7 +228,7 @@ def main(argv=None) -> int:
                        Path("benchmarks/results") / f"gpu-{time.strftime('%Y-%m-%d')}")
     out.mkdir(parents=True, exist_ok=True)
 
-    from jaxrl import doctor
+    from jaxrl.host import doctor
     info = doctor.report(probe=True)
     print(doctor.format_report(info), flush=True)
     (out / "doctor.json").write_text(json.dumps(info, indent=2) + "\n")

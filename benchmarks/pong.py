@@ -26,7 +26,7 @@ def pong_config(iterations: int):
 
 
 def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int) -> list[float]:
-    from jaxrl.atari_train import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
+    from jaxrl.runners.atari import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
     from jaxrl.envs.envpool_env import make_envpool, reset_step
 
     cfg = pong_config(iterations).replace(num_seeds=seeds)

@@ -46,15 +46,15 @@ def main(argv=None) -> int:
     import os
 
     from jaxrl.cli import force_host_devices
-    force_host_devices(os.cpu_count() or 1)  # one XLA host device per core, as `jaxrl train` does (see jaxrl.grid)
+    force_host_devices(os.cpu_count() or 1)  # one XLA host device per core, as `jaxrl train` does (see jaxrl.runners.grid)
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from benchmarks.common import machine_info
-    from jaxrl.rundir import curves_on_grid, rolling_mean
-    from jaxrl.sweep import per_seed_returns, run_sweep
+    from jaxrl.host.rundir import curves_on_grid, rolling_mean
+    from jaxrl.host.sweep import per_seed_returns, run_sweep
 
     out = args.out or Path("benchmarks/results") / f"rainbow-vs-dqn-{args.env.lower()}.png"
     out.parent.mkdir(parents=True, exist_ok=True)

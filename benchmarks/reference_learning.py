@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.common import machine_info, machine_slug
 from jaxrl.config import get_preset
-from jaxrl.sweep import rolling_mean
+from jaxrl.host.sweep import rolling_mean
 from torch_reference.train import train
 
 

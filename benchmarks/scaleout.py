@@ -20,8 +20,8 @@ import json, sys, time
 import jax
 from benchmarks.common import time_rate
 from benchmarks.suite import SWEEP_CONFIG
-from jaxrl.grid import shard_sweep, sweep_keys, sweep_sharding
-from jaxrl.train import compiler_options, make_train
+from jaxrl.runners.grid import shard_sweep, sweep_keys, sweep_sharding
+from jaxrl.runners.gymnax import compiler_options, make_train
 seeds, steps, repeats = map(int, sys.argv[1:4])
 cfg = SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps)
 (keys,), n = shard_sweep((sweep_keys(cfg),), sweep_sharding())

@@ -22,7 +22,7 @@ SWEEP_CONFIG = get_preset("cartpole").replace(batch_size=128, train_frequency=1,
 # ----------------------------------------------------------------------------------------------- FLOPs
 def forward_macs(config: DQNConfig, obs_shape, num_actions: int) -> int:
     """Multiply-accumulates of one forward pass for one observation, from the network's shapes."""
-    from jaxrl.networks import make_network
+    from jaxrl.agents.networks import make_network
     net = make_network(config, num_actions, obs_shape)
     params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), jnp.float32))["params"]
     macs, spatial = 0, obs_shape[:2] if len(obs_shape) == 3 else None
@@ -66,7 +66,7 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
                          torch_runs: tuple[str, ...] = ("sequential", "parallel")) -> list[Measurement]:
     """jaxrl's seed sweep at each of `seed_counts` (one program, vmapped) against torch_reference on the CPU:
     "sequential" (one seed after another) and/or "parallel" (one process per core), as `torch_runs` asks."""
-    from jaxrl.train import compiler_options, make_train
+    from jaxrl.runners.gymnax import compiler_options, make_train
     cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
     macs = forward_macs(cfg, (4,), 2)
     flops_per_step = 2.0 * macs + update_flops(cfg, macs) * (cfg.num_updates / total_steps)
@@ -153,9 +153,10 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict,
                  torch_device: str | None = "cpu") -> list[Measurement]:
     """Updates/s of the full DQN update (double DQN, Adam, Huber, clamp), `updates` of them inside one jitted
     loop as in training, alternating between two batches (so nothing is hoisted out of the loop). The CNN is
-    timed with both convolution kernels (`jaxrl.networks.Conv2D`). torch_reference runs on `torch_device`
+    timed with both convolution kernels (`jaxrl.agents.networks.Conv2D`). torch_reference runs on `torch_device`
     ("cpu", "cuda"; None: not timed)."""
-    from jaxrl.train import Transition, make_agent
+    from jaxrl.agents.dqn import make_agent
+    from jaxrl.agents.types import Transition
     out = []
     for net in nets:
         obs_shape, torch_shape, actions = ((4,), (4,), 2) if net == "mlp" else ((84, 84, 4), (4, 84, 84), 6)
@@ -231,7 +232,7 @@ def _torch_update(cfg, net, batch, obs, nobs, pool, actions, torch_shape, update
 # ----------------------------------------------------------------------------------------------- replay
 def bench_replay(capacity: int, adds: int, batch: int, repeats: int) -> list[Measurement]:
     """Single-transition adds and batch samples of Atari-frame transitions (two 84x84x4 uint8 stacks)."""
-    from jaxrl.replay import make_buffer
+    from jaxrl.replay.ring import make_buffer
     from torch_reference.replay import make_buffer as torch_buffer
     example = {"obs": np.zeros((84, 84, 4), np.uint8), "action": np.int32(0), "reward": np.float32(0),
                "next_obs": np.zeros((84, 84, 4), np.uint8), "terminated": np.bool_(False)}
@@ -278,7 +279,7 @@ def bench_replay(capacity: int, adds: int, batch: int, repeats: int) -> list[Mea
 
 # ----------------------------------------------------------------------------------------------- tabular
 def bench_tabular(seeds: int, steps: int, torch_steps: int, repeats: int) -> list[Measurement]:
-    from jaxrl.tabular import make_tabular_train
+    from jaxrl.runners.tabular import make_tabular_train
     from torch_reference.tabular import train as torch_train
     cfg = TabularConfig(slippery=True, alphas=(0.1,), gammas=(0.99,), num_seeds=seeds, total_steps=steps)
     train = make_tabular_train(cfg)

@@ -8,15 +8,15 @@ from jaxrl.config import PRESETS, DQNConfig, get_preset  # noqa: E402  (plain da
 def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
     import importlib
     homes = {
-        "dqn_targets": "jaxrl.losses", "td_loss": "jaxrl.losses", "huber": "jaxrl.losses",
-        "make_buffer": "jaxrl.replay", "Buffer": "jaxrl.replay", "BufferState": "jaxrl.replay",
-        "exponential_epsilon": "jaxrl.exploration", "linear_epsilon": "jaxrl.exploration",
-        "epsilon_greedy": "jaxrl.exploration", "make_epsilon_schedule": "jaxrl.exploration",
-        "make_network": "jaxrl.networks", "QNetwork": "jaxrl.networks",
-        "make_optimizer": "jaxrl.optim", "clamp_gradients": "jaxrl.optim",
-        "make_train": "jaxrl.train", "make_agent": "jaxrl.train", "TrainState": "jaxrl.train",
-        "Transition": "jaxrl.train", "compiler_options": "jaxrl.train",
-        "run_sweep": "jaxrl.sweep", "load_policy": "jaxrl.policy",
+        "dqn_targets": "jaxrl.agents.losses", "td_loss": "jaxrl.agents.losses", "huber": "jaxrl.agents.losses",
+        "make_buffer": "jaxrl.replay.ring", "Buffer": "jaxrl.replay.ring", "BufferState": "jaxrl.replay.ring",
+        "exponential_epsilon": "jaxrl.agents.exploration", "linear_epsilon": "jaxrl.agents.exploration",
+        "epsilon_greedy": "jaxrl.agents.exploration", "make_epsilon_schedule": "jaxrl.agents.exploration",
+        "make_network": "jaxrl.agents.networks", "QNetwork": "jaxrl.agents.networks",
+        "make_optimizer": "jaxrl.agents.optim", "clamp_gradients": "jaxrl.agents.optim",
+        "make_train": "jaxrl.runners.gymnax", "make_agent": "jaxrl.agents.dqn", "TrainState": "jaxrl.runners.gymnax",
+        "Transition": "jaxrl.agents.types", "compiler_options": "jaxrl.runners.gymnax",
+        "run_sweep": "jaxrl.host.sweep", "load_policy": "jaxrl.host.policy",
     }
     if name in homes:
         return getattr(importlib.import_module(homes[name]), name)

@@ -93,7 +93,7 @@ def _resume_config(opts, rest, argv):
     if rest or opts.out_dir is not None or any(a.startswith("--preset") for a in argv):
         _usage_error("--resume DIR continues a run with DIR's own config: drop "
                      + (" ".join(rest) if rest else "--out-dir/--preset"))
-    from jaxrl import rundir
+    from jaxrl.host import rundir
     try:
         meta = rundir.read_config(opts.resume)
         config = DQNConfig.from_dict(meta["config"]).validate()
@@ -132,7 +132,7 @@ def cmd_train(argv) -> int:
         return _train_envpool(config, opts)
     _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
-    from jaxrl.networks import make_network
+    from jaxrl.agents.networks import make_network
     try:
         env = make_vector_env(config.env_id, 1)
         make_network(config, env.num_actions, env.obs_shape)  # a network that cannot take this env's observations
@@ -140,10 +140,10 @@ def cmd_train(argv) -> int:
         _usage_error(str(e))
     from rich.console import Console
 
-    from jaxrl import rundir
-    from jaxrl.sweep import run_sweep, summarize
+    from jaxrl.host import rundir
+    from jaxrl.host.sweep import run_sweep, summarize
 
-    from jaxrl.sweep import run_checkpointed
+    from jaxrl.host.sweep import run_checkpointed
 
     console = Console(stderr=True)
     out_dir = _run_dir(opts, rundir)
@@ -182,7 +182,7 @@ def cmd_train(argv) -> int:
 def _stoppable(run, console):
     """Run a chunked driver -> (its result, None), or (None, exit status): SIGINT/SIGTERM 130 (checkpoint
     written), every seed diverged 3; a bad checkpoint is a usage error (2)."""
-    from jaxrl.checkpoint import CheckpointError, Diverged, Interrupted
+    from jaxrl.host.checkpoint import CheckpointError, Diverged, Interrupted
     try:
         return run(), None
     except CheckpointError as e:
@@ -228,7 +228,7 @@ def _run_dir(opts, rundir) -> Path:
     """`--resume DIR`, or a new run directory (never one that already holds a run)."""
     if opts.resume is not None:
         from jaxrl import __version__
-        from jaxrl.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
+        from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
         config = DQNConfig.from_dict(rundir.read_config(opts.resume)["config"])
         try:  # refuse a bad checkpoint before anything is printed, compiled or written
             verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
@@ -244,7 +244,7 @@ def _run_dir(opts, rundir) -> Path:
 
 def _train_envpool(config: DQNConfig, opts) -> int:
     """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
-    from jaxrl import doctor
+    from jaxrl.host import doctor
     problem = doctor.cuda_jax_missing()
     if problem:
         _usage_error(problem)
@@ -259,8 +259,8 @@ def _train_envpool(config: DQNConfig, opts) -> int:
             _usage_error(problem)
     from rich.console import Console
 
-    from jaxrl import rundir
-    from jaxrl.atari_run import run_atari
+    from jaxrl.host import rundir
+    from jaxrl.host.atari_run import run_atari
 
     console = Console(stderr=True)
     out_dir = _run_dir(opts, rundir)
@@ -365,7 +365,8 @@ def cmd_tabular(argv) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from jaxrl import rundir, tabular
+    from jaxrl.host import rundir
+    from jaxrl.runners import tabular
     console = Console(stderr=True)
     out_dir = _make_out_dir(args.out_dir or rundir.default_run_dir("frozenlake"))
     with console.status(f"training {len(config.grid)} x {config.num_seeds} Q-tables ..."):
@@ -391,7 +392,7 @@ def cmd_tabular(argv) -> int:
 
 
 def cmd_doctor(argv) -> int:
-    from jaxrl import doctor
+    from jaxrl.host import doctor
     p = _Parser(prog="jaxrl doctor", description="What jaxrl will run on here: versions, backend, devices, GPUs, "
                 "envpool, the convolution kernel, and an env.xla() probe in a child process.")
     p.add_argument("--no-probe", action="store_true", help="skip the env.xla() probe")

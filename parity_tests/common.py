@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from jaxrl.config import DQNConfig
-from jaxrl.train import Transition, make_agent
+from jaxrl.agents.dqn import make_agent
+from jaxrl.agents.types import Transition
 from parity_tests.convert import flax_to_torch, nhwc_to_nchw
 from torch_reference.agent import Agent
 

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jaxrl.exploration as je
-import jaxrl.replay as jr
+import jaxrl.agents.exploration as je
+import jaxrl.replay.ring as jr
 import torch_reference.exploration as te
 import torch_reference.replay as tr
 from jaxrl.config import DQNConfig

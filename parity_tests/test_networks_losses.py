@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-import jaxrl.losses as jl
+import jaxrl.agents.losses as jl
 import torch_reference.losses as tl
 from jaxrl.config import DQNConfig
 from parity_tests.common import (build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch,

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from jaxrl.config import DQNConfig, get_preset
-from jaxrl.optim import make_optimizer as jax_optimizer
-from jaxrl.train import target_update_due
+from jaxrl.agents.optim import make_optimizer as jax_optimizer
+from jaxrl.agents.dqn import target_update_due
 from parity_tests.common import SyntheticPongReplay, build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch, torch_params
 from torch_reference.optim import clamp_gradients
 from torch_reference.optim import make_optimizer as torch_optimizer

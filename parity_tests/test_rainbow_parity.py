@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import jaxrl.losses as jl
+import jaxrl.agents.losses as jl
 import torch_reference.losses as tl
 import torch_reference.per as tper
-from jaxrl import per as jper
+from jaxrl.replay import sumtree as jper
 from jaxrl.config import DQNConfig
 from parity_tests.common import rel_err
 

@@ -1,4 +1,4 @@
-"""Same transitions in, same Q-table out: jaxrl.tabular vs torch_reference.tabular."""
+"""Same transitions in, same Q-table out: jaxrl.agents.tabular vs torch_reference.tabular."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import jaxrl.tabular as jt
+import jaxrl.agents.tabular as jt
 import torch_reference.tabular as tt
 from jaxrl.envs.frozen_lake import frozen_lake_tables, make_frozen_lake
 

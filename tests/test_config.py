@@ -35,7 +35,7 @@ def test_divisibility_rules():
 
 @pytest.mark.parametrize("field,value", BAD[:16])
 def test_make_train_validates_before_building_anything(field, value):
-    from jaxrl import train as train_mod
+    from jaxrl.runners import gymnax as train_mod
     with mock.patch.object(train_mod, "make_vector_env", side_effect=AssertionError("env built")), \
             mock.patch.object(train_mod, "make_agent", side_effect=AssertionError("agent built")):
         with pytest.raises(ValueError, match=field):

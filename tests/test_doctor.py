@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jaxrl import doctor
+from jaxrl.host import doctor
 from jaxrl.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxrl.config import DQNConfig
-from jaxrl.exploration import epsilon_greedy, exponential_epsilon, linear_epsilon, make_epsilon_schedule
+from jaxrl.agents.exploration import epsilon_greedy, exponential_epsilon, linear_epsilon, make_epsilon_schedule
 
 
 def test_exponential_hand_computed():

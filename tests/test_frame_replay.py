@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.atari_train import nhwc
+from jaxrl.runners.atari import nhwc
 from jaxrl.envs.envpool_env import make_envpool, to_step
-from jaxrl.frame_replay import make_frame_buffer
-from jaxrl.replay import make_buffer
-from jaxrl.train import Transition
+from jaxrl.replay.frames import make_frame_buffer
+from jaxrl.replay.ring import make_buffer
+from jaxrl.agents.types import Transition
 from torch_reference.frame_replay import FrameBuffer as TorchFrameBuffer
 
 

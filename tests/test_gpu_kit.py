@@ -73,7 +73,7 @@ def test_pong_curves_from_a_run_directory(tmp_path):
 
 
 def test_video_without_a_writer_is_a_clear_error(tmp_path, monkeypatch):
-    from jaxrl.evaluate import write_video
+    from jaxrl.host.evaluate import write_video
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
     monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(RuntimeError, match="install imageio-ffmpeg or opencv-python-headless"):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jaxrl.config import get_preset
-from jaxrl.networks import conv_kernel
+from jaxrl.agents.networks import conv_kernel
 
 CPU_ONLY = re.compile(r"cpu|lapack|ducc", re.IGNORECASE)
 
@@ -49,7 +49,7 @@ def test_conv_kernel_per_backend():
 
 def test_gymnax_sweep_program_lowers_for_cuda():
     """(Without the progress callback: a host callback needs the target's backend to lower, here absent.)"""
-    from jaxrl.train import make_train
+    from jaxrl.runners.gymnax import make_train
     cfg = get_preset("rainbow").replace(total_steps=2000, learning_starts=500, buffer_size=1000, num_seeds=2)
     text = lower(jax.jit(jax.vmap(make_train(cfg))), jax.random.split(jax.random.PRNGKey(0), 2))
     assert_gpu_clean(text)
@@ -58,7 +58,7 @@ def test_gymnax_sweep_program_lowers_for_cuda():
 
 @pytest.fixture(scope="module")
 def pong():
-    from jaxrl.atari_train import make_atari_learner, split_seeds
+    from jaxrl.runners.atari import make_atari_learner, split_seeds
     from jaxrl.envs.envpool_env import make_envpool, reset_step
     cfg = get_preset("pong").replace(num_envs=2, buffer_size=1000, learning_starts=100, total_steps=10_000,
                                      log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
@@ -71,7 +71,7 @@ def pong():
 
 
 def test_pong_host_step_lowers_for_cuda(pong):
-    from jaxrl.atari_train import make_host_step
+    from jaxrl.runners.atari import make_host_step
     learner, _, state, ts = pong
     text = lower(make_host_step(learner), state, ts, np.int32(0), np.int32(0))
     assert_gpu_clean(text)
@@ -79,7 +79,7 @@ def test_pong_host_step_lowers_for_cuda(pong):
 
 
 def test_pong_xla_chunk_lowers_for_cuda(pong):
-    from jaxrl.atari_train import make_xla_chunk
+    from jaxrl.runners.atari import make_xla_chunk
     learner, env, state, ts = pong
     handle = env.xla()[0]
     ts = jax.tree_util.tree_map(jnp.asarray, ts)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from jaxrl.config import DQNConfig
-from jaxrl.grid import padded_size, sweep_hparams, sweep_keys, sweep_labels
-from jaxrl.sweep import run_sweep
+from jaxrl.runners.grid import padded_size, sweep_hparams, sweep_keys, sweep_labels
+from jaxrl.host.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = DQNConfig(num_seeds=2, total_steps=3000, learning_starts=500, buffer_size=2000, batch_size=32)
@@ -58,7 +58,7 @@ def test_envpool_runs_take_no_grid():
 def test_grid_values_are_traced_and_used():
     """gamma 0 vs 0.99 in one program: the same keys give the same warm-up episodes (before any update),
     then the points learn differently; per-point summary."""
-    from jaxrl.sweep import summarize
+    from jaxrl.host.sweep import summarize
     result = run_sweep(TINY.replace(grid=("gamma=0.0,0.99",)), progress=False)
     ep = result.episodes
     first = lambda i: ep["return"][(ep["seed"] == i) & (ep["step"] <= 500)]  # noqa: E731
@@ -75,7 +75,7 @@ SHARD_SCRIPT = """
 import json, sys
 import jax, numpy as np
 from jaxrl.config import DQNConfig
-from jaxrl.sweep import run_sweep
+from jaxrl.host.sweep import run_sweep
 cfg = DQNConfig(num_seeds=3, total_steps=3000, learning_starts=500, buffer_size=2000, batch_size=32,
                 grid=("learning_rate=1e-3,3e-4",))
 r = run_sweep(cfg, progress=False)

@@ -7,9 +7,9 @@ import optax
 import pytest
 
 from jaxrl.config import DQNConfig
-from jaxrl.losses import dqn_targets, huber, td_loss
-from jaxrl.networks import dueling_aggregate, make_network, resolve_network_kind
-from jaxrl.optim import clamp_gradients, make_optimizer
+from jaxrl.agents.losses import dqn_targets, huber, td_loss
+from jaxrl.agents.networks import dueling_aggregate, make_network, resolve_network_kind
+from jaxrl.agents.optim import clamp_gradients, make_optimizer
 
 F32 = np.float32
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxrl.checkpoint import read_meta
+from jaxrl.host.checkpoint import read_meta
 from jaxrl.cli import main
 
 TINY = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "3072",

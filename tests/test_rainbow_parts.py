@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxrl import per
-from jaxrl.losses import categorical_projection, categorical_td_loss, n_step_targets
+from jaxrl.replay import sumtree as per
+from jaxrl.agents.losses import categorical_projection, categorical_td_loss, n_step_targets
 
 F32 = np.float32
 
@@ -135,9 +135,10 @@ def test_n_step_prioritized_sampler_windows(num_envs, n):
     """Every sampled slot is a valid window start and its n-step return, discount and bootstrap observation
     match a plain-Python computation over the same env's stream (cut at terminated or truncated); slots still
     missing later steps have priority 0; a wrapped ring keeps working."""
-    from jaxrl import per
-    from jaxrl.replay import make_buffer, make_sampler
-    from jaxrl.train import Transition
+    from jaxrl.replay import sumtree as per
+    from jaxrl.replay.ring import make_buffer
+    from jaxrl.replay.sampler import make_sampler
+    from jaxrl.agents.types import Transition
     gamma, capacity = 0.9, 8 * num_envs
     example = Transition(np.zeros(2, np.float32), np.int32(0), np.float32(0), np.zeros(2, np.float32), False, False)
     buffer = make_buffer(capacity, example, sample_batch_size=64)
@@ -174,7 +175,7 @@ def test_n_step_prioritized_sampler_windows(num_envs, n):
 def test_rainbow_preset_trains():
     """The rainbow preset (double + dueling + PER + 3-step + C51) through the one trainer skeleton."""
     from jaxrl.config import get_preset
-    from jaxrl.train import make_train
+    from jaxrl.runners.gymnax import make_train
     cfg = get_preset("rainbow").replace(total_steps=3000, learning_starts=500, buffer_size=2000)
     state, metrics = jax.jit(make_train(cfg))(jax.random.PRNGKey(0))
     assert np.isfinite(np.asarray(metrics["loss"])).all()

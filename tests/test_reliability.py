@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from flax import serialization
 
-from jaxrl.checkpoint import read_meta
+from jaxrl.host.checkpoint import read_meta
 from jaxrl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,8 @@ def test_bad_checkpoint_is_refused_and_the_run_left_alone(cartpole_run, tmp_path
 
 def test_guard_update_stops_only_the_diverged_seed():
     from jaxrl.config import get_preset
-    from jaxrl.train import Transition, guard_update, make_agent
+    from jaxrl.agents.dqn import guard_update, make_agent
+    from jaxrl.agents.types import Transition
     agent = make_agent(get_preset("cartpole"), 2, (4,))
     params = jax.vmap(agent.network.init, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(0), 2),
                                                              jnp.zeros((1, 4)))

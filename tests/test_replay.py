@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxrl.replay import make_buffer
+from jaxrl.replay.ring import make_buffer
 
 EXAMPLE = {"obs": np.zeros((2, 3), np.uint8), "action": np.int32(0), "reward": np.float32(0)}
 

@@ -11,8 +11,8 @@ import pytest
 from jaxrl.cli import main
 from jaxrl.config import TabularConfig
 from jaxrl.envs.frozen_lake import frozen_lake_tables, make_frozen_lake
-from jaxrl.tabular import (gymnasium_success_rates, optimal_success_rate, q_update, run_tabular,
-                           value_iteration)
+from jaxrl.agents.tabular import q_update
+from jaxrl.runners.tabular import gymnasium_success_rates, optimal_success_rate, run_tabular, value_iteration
 
 
 @pytest.mark.parametrize("slippery", [False, True])

@@ -13,7 +13,7 @@ those wheels (`pip download --only-binary :all:`), installs them into `.gpu/site
     (`envpool.list_all_envs()` then lists the Atari games only).
   * envpool-assets to the Atari ROMs; the MuJoCo asset packages and glfw (MuJoCo rendering) are left out.
   * imageio-ffmpeg (a 165 MB ffmpeg) is left out: the evaluation video is written with OpenCV there, which the
-    image has (`jaxrl.evaluate.write_video`).
+    image has (`jaxrl.host.evaluate.write_video`).
 
 It also writes `.gpu/image-side.txt`, the pinned packages of the same resolution that the image provides (the
 CPU rehearsal installs them into a Python 3.12 venv), and `.gpu/MANIFEST.json`. It prints the bundle's size and

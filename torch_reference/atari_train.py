@@ -1,4 +1,4 @@
-"""The course's Pong loop in PyTorch on the same envpool env and schedule as `jaxrl.atari_train`.
+"""The course's Pong loop in PyTorch on the same envpool env and schedule as `jaxrl.runners.atari`.
 
 Per vectorized step `i` (env steps before it: `i * num_envs`): store one frame row per env, run the
 updates that are due (after `learning_starts + steps_per_block` env steps, `updates_per_block` every

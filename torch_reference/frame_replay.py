@@ -1,4 +1,4 @@
-"""The frame-per-row Atari replay of `jaxrl.frame_replay`, on numpy arrays (same rows, same rebuild rule).
+"""The frame-per-row Atari replay of `jaxrl.replay.frames`, on numpy arrays (same rows, same rebuild rule).
 
 Row `k` of env `e` holds the newest frame of the observation there, the action and reward that led to it,
 whether it is terminal, and whether it starts an episode. The transition at row `k` is

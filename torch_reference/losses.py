@@ -1,4 +1,4 @@
-"""DQN targets and TD losses on torch tensors; same names and signatures as `jaxrl.losses`."""
+"""DQN targets and TD losses on torch tensors; same names and signatures as `jaxrl.agents.losses`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Q-networks in PyTorch, mirroring `jaxrl.networks` (same module and layer names).
+"""Q-networks in PyTorch, mirroring `jaxrl.agents.networks` (same module and layer names).
 
 Layout differences from jaxrl (the parity suite converts between them):
   * images are NCHW `[B, 4, 84, 84]` (envpool's layout), flattened in (c, h, w) order;

@@ -1,6 +1,6 @@
 """The course's training loop over a Gymnasium vector env, reading the same `DQNConfig` as jaxrl.
 
-The schedule is jaxrl's (see `jaxrl.train`): `learning_starts` env steps without updates, then blocks of
+The schedule is jaxrl's (see `jaxrl.runners.gymnax`): `learning_starts` env steps without updates, then blocks of
 `iterations_per_update_block` vectorized steps followed by `updates_per_block` updates; the target copy is
 checked after each block.
 """

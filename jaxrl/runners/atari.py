@@ -5,8 +5,8 @@
     step(state, ts: AtariStep [E], iteration) -> (state, actions [E], metrics)
 
 consumes the env's output for the `iteration`-th vectorized step (0 = the reset), stores one frame row
-per env (`jaxrl.frame_replay`), runs the gradient updates that are due, copies the target when due, and
-picks the next actions epsilon-greedily. The schedule is the gymnax trainer's (`jaxrl.train`): with
+per env (`jaxrl.replay.frames`), runs the gradient updates that are due, copies the target when due, and
+picks the next actions epsilon-greedily. The schedule is the gymnax trainer's (`jaxrl.runners.gymnax`): with
 `env_steps = iteration * num_envs`, updates start after `learning_starts + steps_per_block` env steps and
 then run `updates_per_block` at a time every `steps_per_block` env steps; the target is copied when the
 counter crosses a multiple of `target_update_frequency`. `iteration` is one unbatched scalar, so under
@@ -32,10 +32,10 @@ from flax import struct
 
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep, to_step
-from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
-from jaxrl.frame_replay import make_frame_buffer
-from jaxrl.networks import q_values
-from jaxrl.train import guard_update, make_agent, target_update_due
+from jaxrl.agents.exploration import epsilon_greedy, make_epsilon_schedule
+from jaxrl.replay.frames import make_frame_buffer
+from jaxrl.agents.networks import q_values
+from jaxrl.agents.dqn import guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
 STACK = 4

@@ -18,18 +18,17 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import optax
 from flax import struct
 
+from jaxrl.agents.dqn import guard_update, make_agent, target_update_due
+from jaxrl.agents.exploration import epsilon_greedy, make_epsilon_schedule
+from jaxrl.agents.networks import make_network, q_values
+from jaxrl.agents.types import HParams, Transition, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
-from jaxrl.exploration import epsilon_greedy, make_epsilon_schedule
-from jaxrl.grid import HParams, hparams_of
-from jaxrl import per
-from jaxrl.losses import categorical_projection, categorical_td_loss, dqn_targets, n_step_targets, td_loss
-from jaxrl.networks import make_network, q_values, support
-from jaxrl.optim import make_optimizer
-from jaxrl.replay import make_buffer, make_sampler
+from jaxrl.replay import sumtree as per
+from jaxrl.replay.ring import make_buffer
+from jaxrl.replay.sampler import make_sampler
 
 
 def compiler_options() -> dict:
@@ -40,19 +39,6 @@ def compiler_options() -> dict:
     O(capacity) per env step, 10x slower with a 100k-transition MinAtar buffer. It changes where copies are
     made, not what is computed."""
     return {"xla_cpu_copy_insertion_use_region_analysis": True} if jax.default_backend() == "cpu" else {}
-
-
-class Transition(NamedTuple):
-    """One stored transition (leading axes added by the buffer / batch)."""
-
-    obs: jnp.ndarray  # s_{t-1}
-    action: jnp.ndarray  # a_{t-1}, int32
-    reward: jnp.ndarray  # r_t, float32
-    next_obs: jnp.ndarray  # s_t, the true last observation when the episode ended
-    terminated: jnp.ndarray  # bool: s_t is terminal (truncation is not)
-    truncated: Any = None  # bool, stored when n_step > 1 (an n-step window is cut there too)
-    discount: Any = None  # float32 bootstrap discount of a sampled n-step batch (default gamma * (1 - terminated))
-    weight: Any = None  # float32 importance weight of a prioritized sample
 
 
 @struct.dataclass
@@ -71,92 +57,7 @@ class TrainState:
     env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
     num_updates: jnp.ndarray  # int32
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
-    priorities: Any = None  # jaxrl.per.SumTree over buffer slots (prioritized replay), else None
-
-
-class Agent(NamedTuple):
-    """The pure pieces `make_train` assembles; exposed for tests, the parity suite and the Pong loops."""
-
-    network: Any
-    optimizer: optax.GradientTransformation
-    loss_fn: Callable  # (params, target_params, batch) -> (loss, aux)
-    update: Callable  # (params, target_params, opt_state, batch) -> (params, opt_state, loss, aux)
-
-
-def target_update_due(env_steps, steps_since_last_check, period):
-    """True when the env-step counter crossed a multiple of `period` during the last
-    `steps_since_last_check` env steps (the hard target copy is due)."""
-    return env_steps // period > (env_steps - steps_since_last_check) // period
-
-
-def all_finite(tree) -> jnp.ndarray:
-    """True when every element of every leaf is finite."""
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
-
-
-def guard_update(update: Callable) -> Callable:
-    """The NaN/Inf guard around `Agent.update`:
-
-        (params, target_params, opt_state, batch, diverged_at, env_steps)
-            -> (params, opt_state, loss, aux, diverged_at)
-
-    An update whose loss or new parameters are not finite is dropped (params and optimizer state stay the last
-    finite ones) and `diverged_at` records `env_steps`; once diverged (`>= 0`) an agent makes no more updates.
-    In a vmapped sweep this is per seed: the others go on."""
-    def guarded(params, target_params, opt_state, batch, diverged_at, env_steps):
-        new_params, new_opt_state, loss, aux = update(params, target_params, opt_state, batch)
-        healthy = diverged_at < 0
-        ok = healthy & jnp.isfinite(loss) & all_finite(new_params)
-        keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
-        diverged_at = jnp.where(healthy & ~ok, jnp.asarray(env_steps, jnp.int32), diverged_at)
-        return keep(new_params, params), keep(new_opt_state, opt_state), loss, aux, diverged_at
-
-    return guarded
-
-
-def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto",
-               hparams: Optional[HParams] = None) -> Agent:
-    """Network, optimizer and the jittable DQN update for a config (env-independent). `hparams`: traced
-    values of learning rate and gamma (a grid sweep); default: the config's, as constants."""
-    hp = hparams_of(config) if hparams is None else hparams
-    network = make_network(config, num_actions, obs_shape, conv_impl=conv_impl)
-    optimizer = make_optimizer(config, hp.learning_rate)
-
-    def loss_fn(params, target_params, batch: Transition):
-        """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
-        batch_size = batch.obs.shape[0]
-        if config.double_dqn:
-            # One online pass over [s_{t-1}; s_t]; targets stop the gradient through the s_t half.
-            out_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
-            out_tm1, out_t_online = out_both[:batch_size], out_both[batch_size:]
-        else:
-            out_tm1, out_t_online = network.apply(params, batch.obs), None
-        out_t_target = network.apply(target_params, batch.next_obs)
-        if batch.discount is None:
-            discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
-        else:
-            discount_t = batch.discount
-        if config.distributional:
-            q_t_target = q_values(config, out_t_target)
-            q_t_select = q_values(config, out_t_online) if config.double_dqn else q_t_target
-            a_t = jnp.argmax(jax.lax.stop_gradient(q_t_select), axis=-1)
-            probs_t = jax.nn.softmax(jnp.take_along_axis(out_t_target, a_t[:, None, None], axis=1)[:, 0], axis=-1)
-            target = categorical_projection(support(config), jax.lax.stop_gradient(probs_t), batch.reward,
-                                            discount_t)
-            loss, per_example = categorical_td_loss(out_tm1, batch.action, target, weights=batch.weight)
-            q_tm1 = q_values(config, out_tm1)
-            return loss, {"q_mean": jnp.mean(q_tm1), "priority": per_example}
-        targets = dqn_targets(batch.reward, discount_t, out_t_target, out_t_online, double=config.double_dqn)
-        loss, td_error = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight,
-                                 return_errors=True)
-        return loss, {"q_mean": jnp.mean(out_tm1), "priority": jnp.abs(td_error)}
-
-    def update(params, target_params, opt_state, batch: Transition):
-        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, aux
-
-    return Agent(network, optimizer, loss_fn, update)
+    priorities: Any = None  # jaxrl.replay.sumtree.SumTree over buffer slots (prioritized replay), else None
 
 
 class TrainParts(NamedTuple):
@@ -173,7 +74,7 @@ class TrainParts(NamedTuple):
 
 def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> TrainParts:
     """`make_train`'s program in pieces (see `TrainParts`), for drivers that stop between chunks. `hparams`:
-    one agent's traced hyperparameters (see `jaxrl.grid`); default: the config's, as constants."""
+    one agent's traced hyperparameters (see `jaxrl.runners.grid`); default: the config's, as constants."""
     config.validate()
     hp = hparams_of(config) if hparams is None else hparams
     env = make_vector_env(config.env_id, config.num_envs)
@@ -254,7 +155,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
 def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
                num_progress_reports: int = 100):
     """Return `train(key, hparams=None) -> (final TrainState, metrics)` for a gymnax env (`hparams`: one
-    agent's traced hyperparameters in a grid sweep, see `jaxrl.grid`; default: the config's).
+    agent's traced hyperparameters in a grid sweep, see `jaxrl.runners.grid`; default: the config's).
 
     `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
       episode_return, episode_length: `[T, E]` the running episode statistics at each step;

@@ -1,6 +1,4 @@
-"""Hyperparameters: one frozen dataclass, presets as data, validation before tracing.
-
-This module is plain Python (no JAX import) so that `torch_reference` may read the same config.
+"""`DQNConfig`: every DQN hyperparameter in one frozen dataclass, validated before tracing (plain Python).
 
 Units: an *env step* is one agent step in one environment (one call of `env.step` for one env, one
 transition in the buffer). With `num_envs` parallel envs, one vectorized step is `num_envs` env steps.
@@ -13,6 +11,8 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
+
+from jaxrl.config.checks import check_type, choice, fail, positive_int
 
 LOSSES = ("huber", "mse")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -162,16 +162,16 @@ class DQNConfig:
             name, sep, values = str(entry).partition("=")
             name = name.strip().replace("-", "_")
             if not sep or name not in TRACED_FIELDS:
-                _fail("grid", entry, "entries NAME=V1,V2,... with NAME one of " + ", ".join(TRACED_FIELDS))
+                fail("grid", entry, "entries NAME=V1,V2,... with NAME one of " + ", ".join(TRACED_FIELDS))
             if name in (a[0] for a in axes):
-                _fail("grid", entry, f"each field once ({name} repeats)")
+                fail("grid", entry, f"each field once ({name} repeats)")
             cast = int if name == "target_update_frequency" else float
             try:
                 parsed = tuple(cast(v) for v in values.split(",") if v.strip())
             except ValueError:
-                _fail("grid", entry, f"comma-separated {cast.__name__} values")
+                fail("grid", entry, f"comma-separated {cast.__name__} values")
             if not parsed:
-                _fail("grid", entry, "at least one value")
+                fail("grid", entry, "at least one value")
             axes.append((name, parsed))
         return [dict(zip([a[0] for a in axes], combo)) for combo in itertools.product(*[a[1] for a in axes])]
 
@@ -200,64 +200,64 @@ class DQNConfig:
 
     def validate(self) -> "DQNConfig":
         """Raise `ValueError` naming the first offending field and its accepted range; return self."""
-        _check_type(self)
-        _positive_int(self, "num_seeds", "num_envs", "total_steps", "train_frequency", "buffer_size",
+        check_type(self)
+        positive_int(self, "num_seeds", "num_envs", "total_steps", "train_frequency", "buffer_size",
                       "batch_size", "target_update_frequency")
         if self.learning_starts < 0:
-            _fail("learning_starts", self.learning_starts, "an integer >= 0")
+            fail("learning_starts", self.learning_starts, "an integer >= 0")
         if not self.learning_starts < self.total_steps:
-            _fail("learning_starts", self.learning_starts, f"< total_steps ({self.total_steps})")
+            fail("learning_starts", self.learning_starts, f"< total_steps ({self.total_steps})")
         if self.batch_size > self.buffer_size:
-            _fail("batch_size", self.batch_size, f"<= buffer_size ({self.buffer_size})")
+            fail("batch_size", self.batch_size, f"<= buffer_size ({self.buffer_size})")
         if self.num_envs > self.buffer_size:
-            _fail("num_envs", self.num_envs, f"<= buffer_size ({self.buffer_size})")
+            fail("num_envs", self.num_envs, f"<= buffer_size ({self.buffer_size})")
         if not (self.train_frequency % self.num_envs == 0 or self.num_envs % self.train_frequency == 0):
-            _fail("train_frequency", self.train_frequency,
+            fail("train_frequency", self.train_frequency,
                   f"a divisor or a multiple of num_envs ({self.num_envs})")
         for name in ("total_steps", "learning_starts"):
             if getattr(self, name) % self.steps_per_block:
-                _fail(name, getattr(self, name),
+                fail(name, getattr(self, name),
                       f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
         if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
-            _fail("learning_rate", self.learning_rate, "a finite float > 0")
+            fail("learning_rate", self.learning_rate, "a finite float > 0")
         if not 0.0 <= self.gamma <= 1.0:
-            _fail("gamma", self.gamma, "[0, 1]")
+            fail("gamma", self.gamma, "[0, 1]")
         if not 0.0 <= self.egreedy <= 1.0:
-            _fail("egreedy", self.egreedy, "[0, 1]")
+            fail("egreedy", self.egreedy, "[0, 1]")
         if not 0.0 <= self.egreedy_final <= 1.0:
-            _fail("egreedy_final", self.egreedy_final, "[0, 1]")
+            fail("egreedy_final", self.egreedy_final, "[0, 1]")
         if self.egreedy_final > self.egreedy:
-            _fail("egreedy_final", self.egreedy_final, f"<= egreedy ({self.egreedy})")
+            fail("egreedy_final", self.egreedy_final, f"<= egreedy ({self.egreedy})")
         if not self.egreedy_decay > 0 or not math.isfinite(self.egreedy_decay):
-            _fail("egreedy_decay", self.egreedy_decay, "a finite float > 0 (env steps)")
-        _choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
-        _choice(self, "loss", LOSSES)
-        _choice(self, "optimizer", OPTIMIZERS)
-        _choice(self, "network", NETWORKS)
+            fail("egreedy_decay", self.egreedy_decay, "a finite float > 0 (env steps)")
+        choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
+        choice(self, "loss", LOSSES)
+        choice(self, "optimizer", OPTIMIZERS)
+        choice(self, "network", NETWORKS)
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
-            _fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
-        _choice(self, "loop", LOOPS)
-        _positive_int(self, "n_step")
+            fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
+        choice(self, "loop", LOOPS)
+        positive_int(self, "n_step")
         if self.n_step > 1 and self.buffer_size % self.num_envs:
-            _fail("buffer_size", self.buffer_size, f"a multiple of num_envs ({self.num_envs}) with n_step > 1")
+            fail("buffer_size", self.buffer_size, f"a multiple of num_envs ({self.num_envs}) with n_step > 1")
         if not 0.0 <= self.per_alpha <= 1.0:
-            _fail("per_alpha", self.per_alpha, "[0, 1]")
+            fail("per_alpha", self.per_alpha, "[0, 1]")
         if not 0.0 <= self.per_beta <= 1.0:
-            _fail("per_beta", self.per_beta, "[0, 1]")
+            fail("per_beta", self.per_beta, "[0, 1]")
         if not self.per_eps > 0:
-            _fail("per_eps", self.per_eps, "> 0")
+            fail("per_eps", self.per_eps, "> 0")
         if self.num_atoms < 2:
-            _fail("num_atoms", self.num_atoms, "an integer >= 2")
+            fail("num_atoms", self.num_atoms, "an integer >= 2")
         if not self.v_min < self.v_max:
-            _fail("v_max", self.v_max, f"> v_min ({self.v_min})")
-        _positive_int(self, "log_frequency", "eval_episodes")
+            fail("v_max", self.v_max, f"> v_min ({self.v_min})")
+        positive_int(self, "log_frequency", "eval_episodes")
         for name in ("eval_frequency", "checkpoint_frequency"):
             if getattr(self, name) < 0:
-                _fail(name, getattr(self, name), "an integer >= 0 (0 = only at the end)")
+                fail(name, getattr(self, name), "an integer >= 0 (0 = only at the end)")
         if not 0.0 <= self.eval_epsilon <= 1.0:
-            _fail("eval_epsilon", self.eval_epsilon, "[0, 1]")
+            fail("eval_epsilon", self.eval_epsilon, "[0, 1]")
         if not self.env_id or not isinstance(self.env_id, str):
-            _fail("env_id", self.env_id, "a non-empty environment id")
+            fail("env_id", self.env_id, "a non-empty environment id")
         if self.grid:
             for point in self.grid_points():  # every point must be a valid config on its own
                 self.replace(grid=(), **point).validate()
@@ -268,185 +268,21 @@ class DQNConfig:
         the agents split evenly over `num_devices`."""
         self.validate()
         if self.grid:
-            _fail("grid", self.grid, "empty for envpool runs (grids are one-program gymnax sweeps; use --num-seeds)")
+            fail("grid", self.grid, "empty for envpool runs (grids are one-program gymnax sweeps; use --num-seeds)")
         if num_devices > 1 and self.loop == "xla":
-            _fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
+            fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
                   "across devices (XLA's SPMD partitioner rejects their side effects)")
         if self.n_step > 1 or self.prioritized:
-            _fail("n_step" if self.n_step > 1 else "prioritized", self.n_step if self.n_step > 1 else True,
+            fail("n_step" if self.n_step > 1 else "prioritized", self.n_step if self.n_step > 1 else True,
                   "1 / False for envpool runs (n-step and prioritized replay are wired into the gymnax trainer; "
                   "the Atari frame buffer samples uniformly one-step transitions)")
         if self.num_seeds % num_devices:
-            _fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
+            fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
                   "an equal slice of the agents and of the envpool)")
         if self.log_frequency % self.steps_per_block:
-            _fail("log_frequency", self.log_frequency,
+            fail("log_frequency", self.log_frequency,
                   f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
         for name in ("eval_frequency", "checkpoint_frequency", "total_steps"):
             if getattr(self, name) % self.log_frequency:
-                _fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency})")
-        return self
-
-
-def _fail(name, value, accepted, owner: str = "DQNConfig"):
-    raise ValueError(f"{owner}.{name}={value!r} is invalid: expected {accepted}")
-
-
-def _check_type(cfg):
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        expected = {"int": int, "float": (int, float), "bool": bool, "str": str}.get(str(f.type))
-        if expected is None:
-            continue
-        if isinstance(value, bool) and expected is not bool:
-            _fail(f.name, value, f"a {f.type}, not a bool", type(cfg).__name__)
-        if not isinstance(value, expected):
-            _fail(f.name, value, f"a {f.type}", type(cfg).__name__)
-
-
-def _positive_int(cfg, *names):
-    for name in names:
-        if getattr(cfg, name) <= 0:
-            _fail(name, getattr(cfg, name), "an integer > 0", type(cfg).__name__)
-
-
-def _choice(cfg, name, choices):
-    if getattr(cfg, name) not in choices:
-        _fail(name, getattr(cfg, name), "one of " + ", ".join(repr(c) for c in choices), type(cfg).__name__)
-
-
-ATARI_OPTIONS = {
-    "frame_skip": 4,
-    "noop_max": 30,
-    "use_fire_reset": True,
-    "episodic_life": True,
-    "reward_clip": True,
-    "img_height": 84,
-    "img_width": 84,
-    "gray_scale": True,
-    "use_inter_area_resize": True,
-    "stack_num": 4,
-    "repeat_action_probability": 0.0,
-    "full_action_space": False,
-    "max_episode_steps": 27_000,
-}
-"""envpool options reproducing the course's DeepMind-wrapper setting (see `jaxrl.envs.envpool_env`)."""
-
-EVAL_OPTIONS = {**ATARI_OPTIONS, "episodic_life": False, "reward_clip": False}
-"""Evaluation: whole games, raw rewards."""
-
-
-PRESETS: dict[str, DQNConfig] = {
-    # Solves CartPole-v1 (return 500) within 100k env steps in most seeds on CPU in well under a minute.
-    "cartpole": DQNConfig(),
-    # The course's Pong setting (lr 1e-4, gamma 0.99, replay 100k, batch 32, C=5000, double DQN,
-    # eps 0.9 -> 0.01 with exponential decay 10000, error clipping, Huber, Adam).
-    "pong": DQNConfig(
-        env_id="Pong-v5",
-        total_steps=2_000_000,
-        learning_starts=10_000,
-        train_frequency=1,
-        learning_rate=1e-4,
-        gamma=0.99,
-        buffer_size=100_000,
-        batch_size=32,
-        target_update_frequency=5_000,
-        double_dqn=True,
-        dueling=False,
-        network="cnn",
-        egreedy=0.9,
-        egreedy_final=0.01,
-        egreedy_decay=10_000.0,
-        epsilon_schedule="exponential",
-        clip_error=True,
-        loss="huber",
-        optimizer="adam",
-        loop="xla",
-        log_frequency=10_000,
-        eval_frequency=100_000,
-        eval_episodes=4,
-        checkpoint_frequency=100_000,
-    ),
-}
-
-
-# Rainbow parts on CartPole: double + dueling + prioritized replay + 3-step returns + C51 (noisy nets left out).
-# Values in [0, 100]: returns of +1 per step discounted by 0.99 stay below 1 / (1 - 0.99).
-PRESETS["rainbow"] = PRESETS["cartpole"].replace(
-    double_dqn=True, dueling=True, prioritized=True, per_alpha=0.5, per_beta=0.4, n_step=3, distributional=True,
-    num_atoms=51, v_min=0.0, v_max=100.0)
-
-
-def get_preset(name: str) -> DQNConfig:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(sorted(PRESETS))}") from None
-
-
-TABULAR_UPDATES = ("deterministic", "stochastic")
-FROZEN_LAKE_MAPS = ("4x4", "8x8")
-
-
-@dataclass(frozen=True)
-class TabularConfig:
-    """Tabular Q-learning on FrozenLake: one program trains `num_seeds` x len(alphas) x len(gammas) tables."""
-
-    map_name: str = "4x4"
-    """FrozenLake map: `4x4` or `8x8` (Gymnasium's maps)."""
-    slippery: bool = False
-    """Gymnasium's `is_slippery`: the intended move with probability 1/3, each perpendicular one 1/3."""
-    update: str = "stochastic"
-    """`deterministic`: Q(s,a) = r + gamma max Q(s',.); `stochastic`: Q(s,a) = (1-alpha) Q(s,a) + alpha [target]."""
-    alphas: tuple[float, ...] = (0.1, 0.5, 0.9)
-    """Learning rates of the grid (ignored by the deterministic update)."""
-    gammas: tuple[float, ...] = (0.99,)
-    """Discount factors of the grid."""
-    num_seeds: int = 64
-    """Independent tables per grid point."""
-    seed: int = 0
-    """Root seed."""
-    total_steps: int = 100_000
-    """Env steps per table."""
-    max_episode_steps: int = 100
-    """Truncation, as Gymnasium's `FrozenLake-v1` (100 steps)."""
-    egreedy: float = 1.0
-    """Initial epsilon."""
-    egreedy_final: float = 0.01
-    """Final epsilon."""
-    egreedy_decay: float = 20_000.0
-    """Epsilon decay in env steps (time constant of the exponential schedule, length of the linear one)."""
-    epsilon_schedule: str = "exponential"
-    """`exponential` (the course's) or `linear`."""
-    eval_episodes: int = 1000
-    """Gymnasium rollouts per distinct greedy policy to measure its success rate."""
-
-    def replace(self, **changes) -> "TabularConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @property
-    def grid(self) -> list[tuple[float, float]]:
-        """(alpha, gamma) points, alpha-major."""
-        return [(a, g) for a in self.alphas for g in self.gammas]
-
-    def validate(self) -> "TabularConfig":
-        _check_type(self)
-        _choice(self, "map_name", FROZEN_LAKE_MAPS)
-        _choice(self, "update", TABULAR_UPDATES)
-        _choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
-        _positive_int(self, "num_seeds", "total_steps", "max_episode_steps", "eval_episodes")
-        if not self.alphas or any(not 0.0 < a <= 1.0 for a in self.alphas):
-            _fail("alphas", self.alphas, "a non-empty tuple of values in (0, 1]", "TabularConfig")
-        if not self.gammas or any(not 0.0 <= g <= 1.0 for g in self.gammas):
-            _fail("gammas", self.gammas, "a non-empty tuple of values in [0, 1]", "TabularConfig")
-        for name in ("egreedy", "egreedy_final"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                _fail(name, getattr(self, name), "[0, 1]", "TabularConfig")
-        if self.egreedy_final > self.egreedy:
-            _fail("egreedy_final", self.egreedy_final, f"<= egreedy ({self.egreedy})", "TabularConfig")
-        if not self.egreedy_decay > 0:
-            _fail("egreedy_decay", self.egreedy_decay, "> 0 (env steps)", "TabularConfig")
+                fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency})")
         return self

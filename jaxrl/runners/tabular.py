@@ -17,26 +17,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.agents.tabular import greedy_action, q_update
 from jaxrl.config import TabularConfig
 from jaxrl.envs.frozen_lake import FrozenLakeTables, frozen_lake_tables, make_frozen_lake
-from jaxrl.exploration import make_epsilon_schedule
+from jaxrl.agents.exploration import make_epsilon_schedule
 
 NUM_BUCKETS = 100  # learning-curve resolution: episodes are aggregated into this many step buckets
-
-
-def q_update(q, s, a, r, s_next, terminated, alpha, gamma, *, deterministic: bool):
-    """One Q-table update. `q: [S, A]`; `s, a, s_next`: int scalars; `r`: float; `terminated`: bool.
-
-    Returns the new table (only `q[s, a]` changes)."""
-    target = r + gamma * (1.0 - terminated.astype(q.dtype)) * jnp.max(q[s_next])
-    new = target if deterministic else (1.0 - alpha) * q[s, a] + alpha * target
-    return q.at[s, a].set(new)
-
-
-def greedy_action(key, q_row):
-    """argmax with ties broken uniformly at random. `q_row: [A]`."""
-    noise = jax.random.uniform(key, q_row.shape)
-    return jnp.argmax(jnp.where(q_row == jnp.max(q_row), noise, -1.0)).astype(jnp.int32)
 
 
 class TabularMetrics(NamedTuple):

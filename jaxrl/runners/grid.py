@@ -16,40 +16,12 @@ supplies its own shards, and results are gathered with `process_allgather`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrl.agents.types import HParams, hparams_of
 from jaxrl.config import DQNConfig
-
-
-class HParams(NamedTuple):
-    """The traced hyperparameters of one agent (scalars; `[N]` arrays along a sweep)."""
-
-    learning_rate: object
-    gamma: object
-    egreedy: object
-    egreedy_final: object
-    egreedy_decay: object
-    target_update_frequency: object
-
-    def epsilon_config(self, config: DQNConfig):
-        """An object `make_epsilon_schedule` reads: the config's schedule kind with these values."""
-        return _EpsilonConfig(config.epsilon_schedule, self.egreedy, self.egreedy_final, self.egreedy_decay)
-
-
-class _EpsilonConfig(NamedTuple):
-    epsilon_schedule: str
-    egreedy: object
-    egreedy_final: object
-    egreedy_decay: object
-
-
-def hparams_of(config: DQNConfig) -> HParams:
-    """The config's own values, as Python scalars (constants in the compiled program)."""
-    return HParams(*(getattr(config, name) for name in HParams._fields))
 
 
 def sweep_hparams(config: DQNConfig) -> HParams:

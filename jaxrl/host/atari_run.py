@@ -29,13 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import __version__, rundir
-from jaxrl.atari_train import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
-from jaxrl.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
+from jaxrl import __version__
+from jaxrl.host import rundir
+from jaxrl.runners.atari import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
+from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
                               raise_if_all_diverged, save_checkpoint)
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
-from jaxrl.evaluate import evaluate, make_act, write_video
+from jaxrl.host.evaluate import evaluate, make_act, write_video
 
 SOLVED_RETURN = {"Pong-v5": 18.0}
 """The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
@@ -56,7 +57,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     num_actions, _ = env_spec(config.env_id)
     num_seeds, num_envs = config.num_seeds, config.num_envs
     learner = make_atari_learner(config, num_actions)
-    from jaxrl.sweep import seed_keys
+    from jaxrl.host.sweep import seed_keys
     state = learner.init(seed_keys(config))
     start, updates_from, restarts, seconds_before = 0, 0, 0, 0.0
     if resume:
@@ -77,7 +78,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         with console.status(f"replaying {start * num_envs:,} env steps per agent to restore the envs ..."):
             ts = _replay_actions(out, env, start, num_seeds)
     if jax.device_count() > 1:  # each device owns num_seeds / devices agents and their slice of the pool
-        from jaxrl.grid import sweep_sharding
+        from jaxrl.runners.grid import sweep_sharding
         state, ts = jax.device_put((state, ts), sweep_sharding())
     chunk_iterations = config.log_frequency // num_envs
     total_iterations = config.total_steps // num_envs
@@ -159,7 +160,7 @@ def _checkpoint(out: Path, config, state, iteration: int, restarts: int, seconds
 
 def _replay_actions(out: Path, env, iterations: int, num_seeds: int):
     """Step a fresh pool through the first `iterations` logged actions; return its last output `[S, E, ...]`."""
-    from jaxrl.checkpoint import CheckpointError
+    from jaxrl.host.checkpoint import CheckpointError
     from jaxrl.envs.envpool_env import to_step
 
     width = env.config["num_envs"]
@@ -182,7 +183,7 @@ def _truncate_actions(out: Path, size: int) -> None:
 
 
 def _restore(out: Path, config, state, learner):
-    from jaxrl.checkpoint import read_meta
+    from jaxrl.host.checkpoint import read_meta
     path = out / CHECKPOINT_FILE
     has_buffer = bool(read_meta(path).get("has_buffer"))
     template = state if has_buffer else state.replace(buffer_state=None)

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import DQNConfig
-from jaxrl.networks import make_network, q_values
-from jaxrl.rundir import PARAMS_FILE, read_config
+from jaxrl.agents.networks import make_network, q_values
+from jaxrl.host.rundir import PARAMS_FILE, read_config
 
 
 def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:

@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.envpool_env import make_envpool, to_step
-from jaxrl.exploration import epsilon_greedy
-from jaxrl.networks import q_values
+from jaxrl.agents.exploration import epsilon_greedy
+from jaxrl.agents.networks import q_values
 
 VIDEO_SCALE = 4
 VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time

@@ -3,7 +3,7 @@
     jaxrl doctor [--no-probe] [--json FILE] [--probe-timeout SECONDS]
 
 Prints versions, JAX's backend and devices, the GPUs `nvidia-smi` sees, envpool and its Atari ROMs, the
-convolution kernel the Nature CNN will run (`jaxrl.networks.conv_kernel`), and the result of an `env.xla()`
+convolution kernel the Nature CNN will run (`jaxrl.agents.networks.conv_kernel`), and the result of an `env.xla()`
 probe. The probe runs in a child process with a timeout: envpool's C++ aborts the whole process on a failed
 check (its GPU handler copies actions to the host and the state back every step), and that must not take the
 caller down.
@@ -144,7 +144,7 @@ def report(probe: bool = True, probe_timeout: float = PROBE_TIMEOUT) -> dict:
     import jax
 
     from jaxrl import __version__
-    from jaxrl.networks import conv_kernel
+    from jaxrl.agents.networks import conv_kernel
     info = {
         "jaxrl": __version__, "python": platform.python_version(), "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},

@@ -12,9 +12,9 @@ import jax
 import numpy as np
 
 from jaxrl.config import DQNConfig
-from jaxrl.rundir import rolling_mean  # noqa: F401  (public here too)
-from jaxrl.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
-from jaxrl.train import compiler_options, make_train, make_train_parts
+from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
+from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
+from jaxrl.runners.gymnax import compiler_options, make_train, make_train_parts
 
 
 @dataclasses.dataclass
@@ -181,8 +181,9 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
     import csv
     from pathlib import Path
 
-    from jaxrl import __version__, rundir
-    from jaxrl.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
+    from jaxrl import __version__
+    from jaxrl.host import rundir
+    from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
                                   raise_if_all_diverged, save_checkpoint)
 
     config.validate()

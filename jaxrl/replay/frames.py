@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.train import Transition
+from jaxrl.agents.types import Transition
 
 
 @struct.dataclass

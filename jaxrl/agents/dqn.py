@@ -1,0 +1,105 @@
+"""The DQN agent: network, optimizer and the jittable update for a config, env-independent.
+
+Variants enter only through the loss (double DQN, C51, n-step discounts, importance weights), the network
+(dueling, C51 heads) and the optimizer: `make_agent` is the one place they are assembled. `guard_update` wraps
+an update with the per-seed NaN/Inf guard; `target_update_due` is the hard target copy's schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxrl.agents.losses import categorical_projection, categorical_td_loss, dqn_targets, td_loss
+from jaxrl.agents.networks import make_network, q_values, support
+from jaxrl.agents.optim import make_optimizer
+from jaxrl.agents.types import HParams, Transition, hparams_of
+from jaxrl.config import DQNConfig
+
+
+class Agent(NamedTuple):
+    """The pure pieces `make_train` assembles; exposed for tests, the parity suite and the Pong loops."""
+
+    network: Any
+    optimizer: optax.GradientTransformation
+    loss_fn: Callable  # (params, target_params, batch) -> (loss, aux)
+    update: Callable  # (params, target_params, opt_state, batch) -> (params, opt_state, loss, aux)
+
+
+def target_update_due(env_steps, steps_since_last_check, period):
+    """True when the env-step counter crossed a multiple of `period` during the last
+    `steps_since_last_check` env steps (the hard target copy is due)."""
+    return env_steps // period > (env_steps - steps_since_last_check) // period
+
+
+def all_finite(tree) -> jnp.ndarray:
+    """True when every element of every leaf is finite."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def guard_update(update: Callable) -> Callable:
+    """The NaN/Inf guard around `Agent.update`:
+
+        (params, target_params, opt_state, batch, diverged_at, env_steps)
+            -> (params, opt_state, loss, aux, diverged_at)
+
+    An update whose loss or new parameters are not finite is dropped (params and optimizer state stay the last
+    finite ones) and `diverged_at` records `env_steps`; once diverged (`>= 0`) an agent makes no more updates.
+    In a vmapped sweep this is per seed: the others go on."""
+    def guarded(params, target_params, opt_state, batch, diverged_at, env_steps):
+        new_params, new_opt_state, loss, aux = update(params, target_params, opt_state, batch)
+        healthy = diverged_at < 0
+        ok = healthy & jnp.isfinite(loss) & all_finite(new_params)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
+        diverged_at = jnp.where(healthy & ~ok, jnp.asarray(env_steps, jnp.int32), diverged_at)
+        return keep(new_params, params), keep(new_opt_state, opt_state), loss, aux, diverged_at
+
+    return guarded
+
+
+def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto",
+               hparams: Optional[HParams] = None) -> Agent:
+    """Network, optimizer and the jittable DQN update for a config (env-independent). `hparams`: traced
+    values of learning rate and gamma (a grid sweep); default: the config's, as constants."""
+    hp = hparams_of(config) if hparams is None else hparams
+    network = make_network(config, num_actions, obs_shape, conv_impl=conv_impl)
+    optimizer = make_optimizer(config, hp.learning_rate)
+
+    def loss_fn(params, target_params, batch: Transition):
+        """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
+        batch_size = batch.obs.shape[0]
+        if config.double_dqn:
+            # One online pass over [s_{t-1}; s_t]; targets stop the gradient through the s_t half.
+            out_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
+            out_tm1, out_t_online = out_both[:batch_size], out_both[batch_size:]
+        else:
+            out_tm1, out_t_online = network.apply(params, batch.obs), None
+        out_t_target = network.apply(target_params, batch.next_obs)
+        if batch.discount is None:
+            discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
+        else:
+            discount_t = batch.discount
+        if config.distributional:
+            q_t_target = q_values(config, out_t_target)
+            q_t_select = q_values(config, out_t_online) if config.double_dqn else q_t_target
+            a_t = jnp.argmax(jax.lax.stop_gradient(q_t_select), axis=-1)
+            probs_t = jax.nn.softmax(jnp.take_along_axis(out_t_target, a_t[:, None, None], axis=1)[:, 0], axis=-1)
+            target = categorical_projection(support(config), jax.lax.stop_gradient(probs_t), batch.reward,
+                                            discount_t)
+            loss, per_example = categorical_td_loss(out_tm1, batch.action, target, weights=batch.weight)
+            q_tm1 = q_values(config, out_tm1)
+            return loss, {"q_mean": jnp.mean(q_tm1), "priority": per_example}
+        targets = dqn_targets(batch.reward, discount_t, out_t_target, out_t_online, double=config.double_dqn)
+        loss, td_error = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight,
+                                 return_errors=True)
+        return loss, {"q_mean": jnp.mean(out_tm1), "priority": jnp.abs(td_error)}
+
+    def update(params, target_params, opt_state, batch: Transition):
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, aux
+
+    return Agent(network, optimizer, loss_fn, update)

@@ -1,0 +1,17 @@
+"""Configuration: plain data, no JAX (torch_reference reads it too).
+
+    dqn.py      `DQNConfig`, one frozen dataclass per algorithm, validated before tracing
+    presets.py  named configs (`pong` = the course's values, `cartpole`, `rainbow`)
+    atari.py    envpool's Atari options (the course's DeepMind-wrapper setting)
+    tabular.py  `TabularConfig` for tabular Q-learning on FrozenLake
+"""
+
+from jaxrl.config.atari import ATARI_OPTIONS, EVAL_OPTIONS
+from jaxrl.config.dqn import (EPSILON_SCHEDULES, LOOPS, LOSSES, NETWORKS, OPTIMIZERS, TRACED_FIELDS,
+                              DQNConfig)
+from jaxrl.config.presets import PRESETS, get_preset
+from jaxrl.config.tabular import FROZEN_LAKE_MAPS, TABULAR_UPDATES, TabularConfig
+
+__all__ = ["ATARI_OPTIONS", "EVAL_OPTIONS", "EPSILON_SCHEDULES", "LOOPS", "LOSSES", "NETWORKS", "OPTIMIZERS",
+           "TRACED_FIELDS", "DQNConfig", "PRESETS", "get_preset", "FROZEN_LAKE_MAPS", "TABULAR_UPDATES",
+           "TabularConfig"]
