@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import os
 
-    from jaxrl.cli import force_host_devices
+    from jaxrl.host.devices import force_host_devices
     force_host_devices(os.cpu_count() or 1)  # one XLA host device per core, as `jaxrl train` does (see jaxrl.runners.grid)
 
     import matplotlib

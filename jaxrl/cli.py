@@ -12,13 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -115,206 +111,13 @@ def _usage_error(message: str):
     raise SystemExit(EXIT_USAGE)
 
 
-def _make_out_dir(out_dir: Path) -> Path:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
-    return out_dir
-
-
 def cmd_train(argv) -> int:
     config, opts = parse_train_args(argv)
-    if opts.distributed:
-        import jax
-        jax.distributed.initialize()  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
-    if _is_atari(config.env_id):
-        return _train_envpool(config, opts)
-    _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
-    from jaxrl.envs import make_vector_env
-    from jaxrl.agents.networks import make_network
+    from jaxrl.host import train_run
     try:
-        env = make_vector_env(config.env_id, 1)
-        make_network(config, env.num_actions, env.obs_shape)  # a network that cannot take this env's observations
-    except ValueError as e:
+        return train_run.train(config, opts)
+    except train_run.UsageError as e:
         _usage_error(str(e))
-    from rich.console import Console
-
-    from jaxrl.host import rundir
-    from jaxrl.host.sweep import run_sweep, summarize
-
-    from jaxrl.host.sweep import run_checkpointed
-
-    console = Console(stderr=True)
-    out_dir = _run_dir(opts, rundir)
-    import jax
-    grid = f" x {len(config.grid_points())} grid points" if config.grid else ""
-    console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds}{grid} "
-                  f"steps/seed={config.total_steps:,} devices={jax.device_count()} -> {out_dir}")
-    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
-    if config.checkpoint_frequency or opts.resume is not None:
-        # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
-        if opts.resume is None:
-            rundir.write_config(out_dir, config, preset=opts.preset, env_info=env_info)
-        result, code = _stoppable(lambda: run_checkpointed(config, out_dir, resume=opts.resume is not None,
-                                                           progress=not opts.no_progress, console=console), console)
-        if code:
-            return code
-    else:  # one compiled program for the whole sweep
-        result = run_sweep(config, progress=not opts.no_progress, console=console)
-    threshold = 475.0 if config.env_id == "CartPole-v1" else None
-    summary = summarize(result, window=opts.window, solve_threshold=threshold)
-    rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
-    print_summary(summary, console)
-    console.print(f"run directory: {out_dir}")
-    diverged = [s for s in summary["per_seed"] if s["diverged_at_env_step"] is not None]
-    for s in diverged:
-        console.print(f"seed {s['seed_index']}: non-finite loss or parameters at env step "
-                      f"{s['diverged_at_env_step']:,}; its updates stopped there (saved parameters are the last "
-                      "finite ones)")
-    if diverged and len(diverged) == config.num_seeds:
-        print(f"jaxrl: error: every seed diverged (first at env step "
-              f"{min(s['diverged_at_env_step'] for s in diverged):,})", file=sys.stderr)
-        return EXIT_DIVERGED
-    return 0
-
-
-def _stoppable(run, console):
-    """Run a chunked driver -> (its result, None), or (None, exit status): SIGINT/SIGTERM 130 (checkpoint
-    written), every seed diverged 3; a bad checkpoint is a usage error (2)."""
-    from jaxrl.host.checkpoint import CheckpointError, Diverged, Interrupted
-    try:
-        return run(), None
-    except CheckpointError as e:
-        _usage_error(str(e))
-    except Interrupted as e:
-        console.print(str(e))
-        return None, EXIT_INTERRUPTED
-    except Diverged as e:
-        print(f"jaxrl: error: {e}", file=sys.stderr)
-        return None, EXIT_DIVERGED
-
-
-def _is_atari(env_id: str) -> bool:
-    """An envpool Atari id? Asked of envpool's registry: importing gymnax would start JAX's backends."""
-    import envpool
-    return env_id in envpool.list_all_envs() and "Atari" in type(envpool.make_spec(env_id)).__name__
-
-
-def _cpu_devices(config: DQNConfig, requested: int) -> None:
-    """Force `n` host devices (before JAX starts its backends) so that a sweep is sharded over the cores. No
-    effect on a GPU machine (its devices are used) or when XLA_FLAGS already sets a count."""
-    import os
-    if requested < 0:
-        _usage_error(f"--cpu-devices={requested}: expected an integer >= 0 (0 = one per core)")
-    force_host_devices(min(requested or os.cpu_count() or 1, config.sweep_size))
-
-
-def force_host_devices(n: int) -> None:
-    """Split the host into `n` XLA CPU devices (`jax_num_cpu_devices`) so that a sweep is sharded over the cores.
-    Only before JAX starts its backends; no effect for `n <= 1`, once the backends exist (then the device count
-    is fixed), or when XLA_FLAGS already sets a count. Child processes inherit nothing."""
-    import os
-    if n <= 1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return
-    import jax
-    try:
-        jax.config.update("jax_num_cpu_devices", n)
-    except RuntimeError:  # the backends already started (e.g. `main` called inside a program that used JAX)
-        pass
-
-
-def _run_dir(opts, rundir) -> Path:
-    """`--resume DIR`, or a new run directory (never one that already holds a run)."""
-    if opts.resume is not None:
-        from jaxrl import __version__
-        from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
-        config = DQNConfig.from_dict(rundir.read_config(opts.resume)["config"])
-        try:  # refuse a bad checkpoint before anything is printed, compiled or written
-            verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
-        except CheckpointError as e:
-            _usage_error(str(e))
-        return opts.resume
-    out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "run")
-    if (out_dir / rundir.CONFIG_FILE).exists() or (out_dir / "checkpoint.msgpack").exists():
-        _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
-                     "or choose a new directory")
-    return _make_out_dir(out_dir)
-
-
-def _train_envpool(config: DQNConfig, opts) -> int:
-    """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
-    from jaxrl.host import doctor
-    problem = doctor.cuda_jax_missing()
-    if problem:
-        _usage_error(problem)
-    import jax
-    try:
-        config.validate_envpool(jax.device_count())
-    except ValueError as e:
-        _usage_error(str(e))
-    if config.loop == "xla":
-        problem = doctor.xla_loop_problem()
-        if problem:
-            _usage_error(problem)
-    from rich.console import Console
-
-    from jaxrl.host import rundir
-    from jaxrl.host.atari_run import run_atari
-
-    console = Console(stderr=True)
-    out_dir = _run_dir(opts, rundir)
-    if jax.default_backend() == "cpu":
-        console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
-                      "hours to days here; on one GPU it takes minutes. Running anyway.")
-    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
-                  f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
-                  f"({config.total_steps * 4:,} frames) -> {out_dir}")
-    summary, code = _stoppable(lambda: run_atari(config, out_dir, resume=opts.resume is not None,
-                                                 progress=not opts.no_progress, console=console,
-                                                 preset=opts.preset), console)
-    if code:
-        return code
-    for s in summary["per_seed"]:
-        solved = s["solved"]
-        console.print(f"seed {s['seed_index']}: {s['episodes']} games, last-{summary['window_episodes']} mean "
-                      f"{s['final_mean_return'] if s['final_mean_return'] is not None else float('nan'):.1f}, "
-                      f"final eval {np.mean(s['final_eval_returns']):.1f}"
-                      + (f", solved at {solved['env_steps']:,} steps / {solved['seconds']:.0f} s" if solved else ""))
-    console.print(f"{summary['aggregate_steps_per_second']:,.0f} env steps/s (median over chunks); "
-                  f"run directory: {out_dir}")
-    return 0
-
-
-def print_summary(summary: dict, console) -> None:
-    from rich.table import Table
-
-    w = summary["window_episodes"]
-    table = Table(title="per-seed summary")
-    for col in ("seed", "episodes", f"final mean return (last {w})", f"best {w}-episode mean", "final loss"):
-        table.add_column(col, justify="right")
-    fmt = lambda v: "-" if v is None else f"{v:.1f}" if abs(v) >= 1 else f"{v:.4f}"  # noqa: E731
-    for s in summary["per_seed"]:
-        table.add_row(str(s["seed_index"]), str(s["episodes"]), fmt(s["final_mean_return"]),
-                      fmt(s["best_mean_return"]), fmt(s["final_loss"]))
-    console.print(table)
-    if "per_point" in summary:
-        grid = Table(title="per grid point (mean over its seeds)")
-        names = [k for k in summary["per_point"][0] if k not in ("point", "seeds", "mean_final_return",
-                                                                 "seeds_reaching_threshold")]
-        for col in ("point", *names, "seeds", f"final mean return (last {w})", "seeds >= threshold"):
-            grid.add_column(col, justify="right")
-        for p in summary["per_point"]:
-            grid.add_row(str(p["point"]), *[f"{p[k]:g}" for k in names], str(p["seeds"]), fmt(p["mean_final_return"]),
-                         str(p.get("seeds_reaching_threshold", "-")))
-        console.print(grid)
-    line = (f"aggregate: {summary['aggregate_steps_per_second']:,.0f} env steps/s over {summary['num_seeds']} "
-            f"seeds ({summary['run_seconds']:.1f} s run, {summary['compile_seconds']:.1f} s compile, "
-            f"{', '.join(summary['devices'])})")
-    if "seeds_reaching_threshold" in summary:
-        line += (f"; {summary['seeds_reaching_threshold']}/{summary['num_seeds']} seeds reached a "
-                 f"{w}-episode mean >= {summary['solve_threshold']:g}")
-    console.print(line)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -363,31 +166,16 @@ def cmd_tabular(argv) -> int:
     except ValueError as e:
         _usage_error(str(e))
     from rich.console import Console
-    from rich.table import Table
 
     from jaxrl.host import rundir
-    from jaxrl.runners import tabular
+    from jaxrl.host.tabular_run import run_tabular_command
     console = Console(stderr=True)
-    out_dir = _make_out_dir(args.out_dir or rundir.default_run_dir("frozenlake"))
-    with console.status(f"training {len(config.grid)} x {config.num_seeds} Q-tables ..."):
-        q, metrics, seconds = tabular.run_tabular(config)
-    tables = tabular.frozen_lake_tables(config.map_name, config.slippery)
-    with console.status("measuring greedy policies in Gymnasium FrozenLake-v1 ..."):
-        success = tabular.gymnasium_success_rates(q.argmax(-1).reshape(-1, tables.num_states), config)
-    success = success.reshape(len(config.grid), config.num_seeds)
-    optimal = tabular.optimal_success_rate(tables, config.max_episode_steps)
-    v, pi, _ = tabular.value_iteration(tables, config.gammas[0])
-    summary = rundir.write_tabular_run_dir(out_dir, config, q, metrics, seconds, success, optimal, np.asarray(v),
-                                           np.asarray(pi), tables.desc)
-    table = Table(title=f"FrozenLake {config.map_name} {'slippery' if config.slippery else 'deterministic'}, "
-                        f"{config.update} update, {config.num_seeds} seeds")
-    for col in ("alpha", "gamma", "success rate (mean)", "min", "max", "optimal"):
-        table.add_column(col, justify="right")
-    for row in summary["grid"]:
-        table.add_row(f"{row['alpha']:g}", f"{row['gamma']:g}", f"{row['success_rate']:.3f}",
-                      f"{row['success_rate_min']:.3f}", f"{row['success_rate_max']:.3f}", f"{optimal:.3f}")
-    console.print(table)
-    console.print(f"{summary['updates_per_second']:,.0f} Q-updates/s ({seconds:.2f} s); run directory: {out_dir}")
+    from jaxrl.host.train_run import UsageError, make_out_dir
+    try:
+        out_dir = make_out_dir(args.out_dir or rundir.default_run_dir("frozenlake"))
+    except UsageError as e:
+        _usage_error(str(e))
+    run_tabular_command(config, out_dir, console)
     return 0
 
 

@@ -21,7 +21,6 @@ env steps before updates resume.
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -36,17 +35,9 @@ from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, diver
                               raise_if_all_diverged, save_checkpoint)
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
+from jaxrl.host.atari_log import ACTIONS_FILE, SOLVE_WINDOW, AtariLog, truncate_csvs
 from jaxrl.host.evaluate import evaluate, make_act, write_video
 
-SOLVED_RETURN = {"Pong-v5": 18.0}
-"""The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
-SOLVE_WINDOW = 100
-ACTIONS_FILE = "actions.u8"
-CSV_COLUMNS = {
-    "metrics.csv": ["seed", "step", "return", "length"],
-    "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
-    "eval.csv": ["seed", "step", "mean_return", "min_return", "max_return", "games"],
-}
 
 
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
@@ -65,13 +56,13 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         start, restarts, seconds_before = meta["iteration"], meta["restarts"] + 1, meta["seconds"]
         if not meta["has_buffer"]:
             updates_from = start + config.learning_starts // num_envs
-        _truncate_csvs(out, start * num_envs)
+        truncate_csvs(out, start * num_envs)
         _truncate_actions(out, start * num_seeds * num_envs)
     else:
         out.mkdir(parents=True, exist_ok=True)
         rundir.write_config(out, config, preset=preset, env_info=_env_info(num_actions))
     console = console or _null_console()
-    log = _Log(out, config, start)
+    log = AtariLog(out, config, start)
     env = make_envpool(config.env_id, num_seeds * num_envs, config.seed)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
     if start:
@@ -192,131 +183,6 @@ def _restore(out: Path, config, state, learner):
     if not has_buffer:
         restored = restored.replace(buffer_state=state.buffer_state)
     return restored, meta
-
-
-def _truncate_csvs(out: Path, env_steps: int) -> None:
-    """Drop rows logged after the checkpoint at `env_steps` (they will be produced again)."""
-    for name in CSV_COLUMNS:
-        rundir.truncate_csv(out / name, env_steps)
-
-
-class _Log:
-    """Appends CSV rows (flushed per chunk), TensorBoard scalars, and keeps what the summary needs."""
-
-    def __init__(self, out: Path, config: DQNConfig, start_iteration: int):
-        from tensorboardX import SummaryWriter
-
-        self.out, self.config = out, config
-        self.files, self.writers = {}, {}
-        for name, columns in CSV_COLUMNS.items():
-            path = out / name
-            new = not path.is_file()
-            self.files[name] = open(path, "a", newline="")
-            self.writers[name] = csv.writer(self.files[name])
-            if new:
-                self.writers[name].writerow(columns)
-                self.files[name].flush()
-        self.returns = [[] for _ in range(config.num_seeds)]
-        self.steps = [[] for _ in range(config.num_seeds)]
-        for seed, step, ret in self._previous_episodes():
-            self.returns[seed].append(ret)
-            self.steps[seed].append(step)
-        self.solved = [None] * config.num_seeds
-        self.diverged = set()
-        self.last = {"loss": float("nan"), "sps": 0.0}
-        self.tb = SummaryWriter(str(out / rundir.TB_DIR))
-        self.actions = open(out / ACTIONS_FILE, "ab")
-        self.sps = []
-
-    def _previous_episodes(self):
-        with open(self.out / "metrics.csv", newline="") as f:
-            for row in list(csv.DictReader(f)):
-                yield int(row["seed"]), int(row["step"]), float(row["return"])
-
-    def chunk(self, start_iteration: int, m: dict, seconds: float, total_seconds: float) -> None:
-        cfg = self.config
-        self.actions.write(np.asarray(m["action"], np.uint8).tobytes())  # [n, S, E]: the pool's env order
-        done = np.asarray(m["episode_done"])  # [n, S, E]
-        t, seed, _ = np.nonzero(done)
-        order = np.lexsort((t, seed))
-        steps = (start_iteration + t[order] + 1) * cfg.num_envs
-        rets = np.asarray(m["episode_return"])[done][order]
-        lens = np.asarray(m["episode_length"])[done][order]
-        for s, step, r, length in zip(seed[order], steps, rets, lens):
-            self.writers["metrics.csv"].writerow([int(s), int(step), float(r), int(length)])
-            self.returns[s].append(float(r))
-            self.steps[s].append(int(step))
-            self.tb.add_scalar(f"seed_{s}/episode_return", float(r), int(step))
-        end_steps = (start_iteration + done.shape[0]) * cfg.num_envs
-        sps = done.shape[0] * cfg.num_envs * cfg.num_seeds / seconds
-        self.sps.append(sps)
-        loss = np.asarray(m["loss"])
-        loss = float(np.nanmean(loss)) if np.isfinite(loss).any() else float("nan")
-        epsilon = float(np.asarray(m["epsilon"])[-1].mean())
-        means = [np.mean(r[-SOLVE_WINDOW:]) for r in self.returns if r]
-        mean100 = float(np.mean(means)) if means else float("nan")
-        self.writers["progress.csv"].writerow([end_steps, end_steps * FRAMES_PER_STEP, round(total_seconds, 3),
-                                               round(sps, 1), loss, epsilon, sum(map(len, self.returns)), mean100])
-        for name, value in (("loss", loss), ("sps", sps), ("epsilon", epsilon), ("mean_return_last100", mean100)):
-            if np.isfinite(value):
-                self.tb.add_scalar(f"mean_over_seeds/{name}", value, end_steps)
-        threshold = SOLVED_RETURN.get(cfg.env_id)
-        for s, r in enumerate(self.returns):
-            if threshold is not None and self.solved[s] is None and len(r) >= SOLVE_WINDOW \
-                    and np.mean(r[-SOLVE_WINDOW:]) > threshold:
-                self.solved[s] = {"env_steps": end_steps, "frames": end_steps * FRAMES_PER_STEP,
-                                  "seconds": round(total_seconds, 1), "episodes": len(r)}
-        self.last = {"loss": loss, "sps": sps, "mean100": mean100, "epsilon": epsilon}
-        self._flush()
-
-    def evaluation(self, steps: int, returns, lengths) -> None:
-        for s, r in enumerate(np.asarray(returns)):
-            self.writers["eval.csv"].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
-        self.tb.add_scalar("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
-        self._flush()
-
-    def status(self) -> str:
-        last = self.last
-        return (f"{last['sps']:,.0f} SPS  loss {last['loss']:.4f}  "
-                f"mean return (last {SOLVE_WINDOW}) {last.get('mean100', float('nan')):.1f}")
-
-    def episodes(self) -> dict:
-        seed = np.concatenate([[s] * len(r) for s, r in enumerate(self.steps)] or [[]]).astype(np.int64)
-        return {"seed": seed, "step": np.concatenate([np.asarray(x, np.int64) for x in self.steps]),
-                "return": np.concatenate([np.asarray(x, np.float64) for x in self.returns]),
-                "length": np.zeros(len(seed), np.int64)}
-
-    def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval) -> dict:
-        cfg = self.config
-        per_seed = []
-        for s, r in enumerate(self.returns):
-            rolling = rundir.rolling_mean(np.asarray(r), SOLVE_WINDOW)
-            per_seed.append({
-                "seed_index": s, "episodes": len(r),
-                "final_mean_return": float(np.mean(r[-SOLVE_WINDOW:])) if r else None,
-                "best_mean_return": float(rolling.max()) if len(rolling) else None,
-                "solved": self.solved[s], "final_eval_returns": [float(x) for x in np.asarray(final_eval)[s]]})
-        return {
-            "diverged_seeds": sorted(self.diverged),
-            "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,
-            "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
-            "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
-            "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
-            "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
-            "aggregate_steps_per_second_note": "median over chunks of this session, compile excluded",
-            "run_seconds": run_seconds, "total_seconds": total_seconds, "compile_seconds": compile_seconds,
-            "devices": [str(d) for d in jax.devices()],
-        }
-
-    def _flush(self) -> None:
-        for f in (*self.files.values(), self.actions):
-            f.flush()
-        self.tb.flush()
-
-    def close(self) -> None:
-        for f in (*self.files.values(), self.actions):
-            f.close()
-        self.tb.close()
 
 
 def _progress_bar(enabled: bool, total: int, done: int):

@@ -1,0 +1,34 @@
+"""The closing lines of a gymnax run: the per-seed table, the per-grid-point table and the aggregate line."""
+
+from __future__ import annotations
+
+
+def print_summary(summary: dict, console) -> None:
+    from rich.table import Table
+
+    w = summary["window_episodes"]
+    table = Table(title="per-seed summary")
+    for col in ("seed", "episodes", f"final mean return (last {w})", f"best {w}-episode mean", "final loss"):
+        table.add_column(col, justify="right")
+    fmt = lambda v: "-" if v is None else f"{v:.1f}" if abs(v) >= 1 else f"{v:.4f}"  # noqa: E731
+    for s in summary["per_seed"]:
+        table.add_row(str(s["seed_index"]), str(s["episodes"]), fmt(s["final_mean_return"]),
+                      fmt(s["best_mean_return"]), fmt(s["final_loss"]))
+    console.print(table)
+    if "per_point" in summary:
+        grid = Table(title="per grid point (mean over its seeds)")
+        names = [k for k in summary["per_point"][0] if k not in ("point", "seeds", "mean_final_return",
+                                                                 "seeds_reaching_threshold")]
+        for col in ("point", *names, "seeds", f"final mean return (last {w})", "seeds >= threshold"):
+            grid.add_column(col, justify="right")
+        for p in summary["per_point"]:
+            grid.add_row(str(p["point"]), *[f"{p[k]:g}" for k in names], str(p["seeds"]), fmt(p["mean_final_return"]),
+                         str(p.get("seeds_reaching_threshold", "-")))
+        console.print(grid)
+    line = (f"aggregate: {summary['aggregate_steps_per_second']:,.0f} env steps/s over {summary['num_seeds']} "
+            f"seeds ({summary['run_seconds']:.1f} s run, {summary['compile_seconds']:.1f} s compile, "
+            f"{', '.join(summary['devices'])})")
+    if "seeds_reaching_threshold" in summary:
+        line += (f"; {summary['seeds_reaching_threshold']}/{summary['num_seeds']} seeds reached a "
+                 f"{w}-episode mean >= {summary['solve_threshold']:g}")
+    console.print(line)

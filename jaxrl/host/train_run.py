@@ -1,0 +1,179 @@
+"""`jaxrl train` after parsing: pick the driver (gymnax or envpool), claim the run directory, run, print.
+
+A problem with the command line found here (a bad checkpoint, a directory that already holds a run, an env the
+network cannot take) is a `UsageError`: the CLI prints it as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jaxrl.config import DQNConfig
+from jaxrl.envs.envpool_env import is_envpool_env
+
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A command-line problem: printed as one line `jaxrl: error: ...`, exit status 2."""
+
+
+def _usage_error(message: str):
+    raise UsageError(message)
+
+
+def train(config: DQNConfig, opts) -> int:
+    """Run `config` as `opts` (the CLI's non-config options) ask; -> exit status."""
+    if opts.distributed:
+        import jax
+        jax.distributed.initialize()  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
+    if is_envpool_env(config.env_id):
+        return train_envpool(config, opts)
+    _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
+    from jaxrl.envs import make_vector_env
+    from jaxrl.agents.networks import make_network
+    try:
+        env = make_vector_env(config.env_id, 1)
+        make_network(config, env.num_actions, env.obs_shape)  # a network that cannot take this env's observations
+    except ValueError as e:
+        _usage_error(str(e))
+    from rich.console import Console
+
+    from jaxrl.host import rundir
+    from jaxrl.host.sweep import run_sweep, summarize
+
+    from jaxrl.host.sweep import run_checkpointed
+
+    console = Console(stderr=True)
+    out_dir = _run_dir(opts, rundir)
+    import jax
+    grid = f" x {len(config.grid_points())} grid points" if config.grid else ""
+    console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds}{grid} "
+                  f"steps/seed={config.total_steps:,} devices={jax.device_count()} -> {out_dir}")
+    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
+    if config.checkpoint_frequency or opts.resume is not None:
+        # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
+        if opts.resume is None:
+            rundir.write_config(out_dir, config, preset=opts.preset, env_info=env_info)
+        result, code = stoppable(lambda: run_checkpointed(config, out_dir, resume=opts.resume is not None,
+                                                           progress=not opts.no_progress, console=console), console)
+        if code:
+            return code
+    else:  # one compiled program for the whole sweep
+        result = run_sweep(config, progress=not opts.no_progress, console=console)
+    threshold = 475.0 if config.env_id == "CartPole-v1" else None
+    summary = summarize(result, window=opts.window, solve_threshold=threshold)
+    rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
+    from jaxrl.host.summary import print_summary
+    print_summary(summary, console)
+    console.print(f"run directory: {out_dir}")
+    diverged = [s for s in summary["per_seed"] if s["diverged_at_env_step"] is not None]
+    for s in diverged:
+        console.print(f"seed {s['seed_index']}: non-finite loss or parameters at env step "
+                      f"{s['diverged_at_env_step']:,}; its updates stopped there (saved parameters are the last "
+                      "finite ones)")
+    if diverged and len(diverged) == config.num_seeds:
+        print(f"jaxrl: error: every seed diverged (first at env step "
+              f"{min(s['diverged_at_env_step'] for s in diverged):,})", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 0
+
+
+def make_out_dir(out_dir: Path) -> Path:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
+    return out_dir
+
+
+def stoppable(run, console):
+    """Run a chunked driver -> (its result, None), or (None, exit status): SIGINT/SIGTERM 130 (checkpoint
+    written), every seed diverged 3; a bad checkpoint is a usage error (2)."""
+    from jaxrl.host.checkpoint import CheckpointError, Diverged, Interrupted
+    try:
+        return run(), None
+    except CheckpointError as e:
+        _usage_error(str(e))
+    except Interrupted as e:
+        console.print(str(e))
+        return None, EXIT_INTERRUPTED
+    except Diverged as e:
+        print(f"jaxrl: error: {e}", file=sys.stderr)
+        return None, EXIT_DIVERGED
+
+
+def _cpu_devices(config: DQNConfig, requested: int) -> None:
+    """Force `n` host devices (before JAX starts its backends) so that a sweep is sharded over the cores. No
+    effect on a GPU machine (its devices are used) or when XLA_FLAGS already sets a count."""
+    import os
+    if requested < 0:
+        _usage_error(f"--cpu-devices={requested}: expected an integer >= 0 (0 = one per core)")
+    from jaxrl.host.devices import force_host_devices
+    force_host_devices(min(requested or os.cpu_count() or 1, config.sweep_size))
+
+
+def _run_dir(opts, rundir) -> Path:
+    """`--resume DIR`, or a new run directory (never one that already holds a run)."""
+    if opts.resume is not None:
+        from jaxrl import __version__
+        from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
+        config = DQNConfig.from_dict(rundir.read_config(opts.resume)["config"])
+        try:  # refuse a bad checkpoint before anything is printed, compiled or written
+            verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
+        except CheckpointError as e:
+            _usage_error(str(e))
+        return opts.resume
+    out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "run")
+    if (out_dir / rundir.CONFIG_FILE).exists() or (out_dir / "checkpoint.msgpack").exists():
+        _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
+                     "or choose a new directory")
+    return make_out_dir(out_dir)
+
+
+def train_envpool(config: DQNConfig, opts) -> int:
+    """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
+    from jaxrl.host import doctor
+    problem = doctor.cuda_jax_missing()
+    if problem:
+        _usage_error(problem)
+    import jax
+    try:
+        config.validate_envpool(jax.device_count())
+    except ValueError as e:
+        _usage_error(str(e))
+    if config.loop == "xla":
+        problem = doctor.xla_loop_problem()
+        if problem:
+            _usage_error(problem)
+    from rich.console import Console
+
+    from jaxrl.host import rundir
+    from jaxrl.host.atari_run import run_atari
+
+    console = Console(stderr=True)
+    out_dir = _run_dir(opts, rundir)
+    if jax.default_backend() == "cpu":
+        console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
+                      "hours to days here; on one GPU it takes minutes. Running anyway.")
+    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
+                  f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
+                  f"({config.total_steps * 4:,} frames) -> {out_dir}")
+    summary, code = stoppable(lambda: run_atari(config, out_dir, resume=opts.resume is not None,
+                                                 progress=not opts.no_progress, console=console,
+                                                 preset=opts.preset), console)
+    if code:
+        return code
+    for s in summary["per_seed"]:
+        solved = s["solved"]
+        console.print(f"seed {s['seed_index']}: {s['episodes']} games, last-{summary['window_episodes']} mean "
+                      f"{s['final_mean_return'] if s['final_mean_return'] is not None else float('nan'):.1f}, "
+                      f"final eval {np.mean(s['final_eval_returns']):.1f}"
+                      + (f", solved at {solved['env_steps']:,} steps / {solved['seconds']:.0f} s" if solved else ""))
+    console.print(f"{summary['aggregate_steps_per_second']:,.0f} env steps/s (median over chunks); "
+                  f"run directory: {out_dir}")
+    return 0
