@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxrl.agents.exploration import epsilon_greedy
 from jaxrl.agents.losses import categorical_projection, categorical_td_loss, dqn_targets, td_loss
 from jaxrl.agents.networks import make_network, q_values, support
 from jaxrl.agents.optim import make_optimizer
@@ -103,3 +104,9 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
         return optax.apply_updates(params, updates), opt_state, loss, aux
 
     return Agent(network, optimizer, loss_fn, update)
+
+
+def act(config: DQNConfig, network, params, obs, key, epsilon):
+    """The one epsilon-greedy acting rule: `obs: [B, ...]` (NHWC images) -> actions `[B]` int32, a uniformly random
+    action with probability `epsilon`, else the greedy one (the mean over atoms for C51)."""
+    return epsilon_greedy(key, q_values(config, network.apply(params, obs)), epsilon)

@@ -48,7 +48,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     num_actions, _ = env_spec(config.env_id)
     num_seeds, num_envs = config.num_seeds, config.num_envs
     learner = make_atari_learner(config, num_actions)
-    from jaxrl.host.sweep import seed_keys
+    from jaxrl.runners.grid import seed_keys
     state = learner.init(seed_keys(config))
     start, updates_from, restarts, seconds_before = 0, 0, 0, 0.0
     if resume:

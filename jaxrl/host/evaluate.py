@@ -14,8 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.envpool_env import make_envpool, to_step
-from jaxrl.agents.exploration import epsilon_greedy
-from jaxrl.agents.networks import q_values
+from jaxrl.agents import dqn
 
 VIDEO_SCALE = 4
 VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
@@ -24,8 +23,7 @@ VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
 def make_act(network, config):
     """Jitted `(params [S], obs [S, N, 4, 84, 84], key, epsilon) -> actions [S, N]`."""
     def act_one(params, obs, key, epsilon):
-        q = q_values(config, network.apply(params, jnp.moveaxis(obs, -3, -1)))
-        return epsilon_greedy(key, q, epsilon)
+        return dqn.act(config, network, params, jnp.moveaxis(obs, -3, -1), key, epsilon)
 
     def act(params, obs, key, epsilon):
         keys = jax.random.split(key, obs.shape[0])

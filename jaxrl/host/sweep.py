@@ -71,11 +71,6 @@ class _Progress:
             self._bar.stop()
 
 
-def seed_keys(config: DQNConfig):
-    """The sweep's per-seed keys: `split(PRNGKey(seed), num_seeds)`."""
-    return jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
-
-
 def _sweep_program(train, config: DQNConfig, sharding):
     """`(jitted vmapped train, its sharded inputs, N)`: keys (and traced hyperparameters with a grid), padded
     and laid out over the devices. Without a grid the hyperparameters stay compile-time constants."""

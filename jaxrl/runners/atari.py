@@ -32,10 +32,9 @@ from flax import struct
 
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep, to_step
-from jaxrl.agents.exploration import epsilon_greedy, make_epsilon_schedule
+from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.replay.frames import make_frame_buffer
-from jaxrl.agents.networks import q_values
-from jaxrl.agents.dqn import guard_update, make_agent, target_update_due
+from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
 STACK = 4
@@ -144,9 +143,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                               num_updates=num_updates, diverged_at=diverged_at)
 
         key, act_key = jax.random.split(state.key)
-        q = q_values(config, network.apply(state.params, nhwc(ts.obs)))
         epsilon = epsilon_fn(env_steps)
-        actions = epsilon_greedy(act_key, q, epsilon)
+        actions = act(config, network, state.params, nhwc(ts.obs), act_key, epsilon)
         metrics.update(loss=loss, epsilon=epsilon, action=actions)
         return state.replace(actions=actions, key=key), actions, metrics
 

@@ -33,10 +33,14 @@ def sweep_hparams(config: DQNConfig) -> HParams:
                      for f in HParams._fields))
 
 
+def seed_keys(config: DQNConfig):
+    """The per-seed keys of every run: `split(PRNGKey(seed), num_seeds)` (`[S]` keys)."""
+    return jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
+
+
 def sweep_keys(config: DQNConfig):
-    """`[P * S]` keys: `split(PRNGKey(seed), num_seeds)` repeated for every grid point."""
-    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.num_seeds)
-    return np.tile(np.asarray(keys), (len(config.grid_points()), 1))
+    """`[P * S]` keys: `seed_keys` repeated for every grid point (common random numbers across points)."""
+    return np.tile(np.asarray(seed_keys(config)), (len(config.grid_points()), 1))
 
 
 def sweep_labels(config: DQNConfig) -> list[dict]:

@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.dqn import guard_update, make_agent, target_update_due
-from jaxrl.agents.exploration import epsilon_greedy, make_epsilon_schedule
-from jaxrl.agents.networks import make_network, q_values
+from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
+from jaxrl.agents.exploration import make_epsilon_schedule
+from jaxrl.agents.networks import make_network
 from jaxrl.agents.types import HParams, Transition, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
@@ -105,8 +105,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
 
     def env_step(state: TrainState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
-        q = q_values(config, network.apply(state.params, state.obs))
-        actions = epsilon_greedy(act_key, q, epsilon_fn(state.env_steps))
+        actions = act(config, network, state.params, state.obs, act_key, epsilon_fn(state.env_steps))
         out = env.step(step_key, state.env_state, actions)
         transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated,
                                 out.truncated if config.n_step > 1 else None)
