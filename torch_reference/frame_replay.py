@@ -22,14 +22,16 @@ class FrameBuffer:
         self.action = np.zeros((self.rows, num_envs), np.int64)
         self.reward = np.zeros((self.rows, num_envs), np.float32)
         self.terminated = np.zeros((self.rows, num_envs), bool)
+        self.truncated = np.zeros((self.rows, num_envs), bool)
         self.first = np.ones((self.rows, num_envs), bool)
         self.position = 0
         self.size = 0
 
-    def add(self, frame, action, reward, terminated, first) -> None:
+    def add(self, frame, action, reward, terminated, first, truncated=None) -> None:
         p = self.position
         self.frames[p], self.action[p], self.reward[p] = frame, action, reward
         self.terminated[p], self.first[p] = terminated, first
+        self.truncated[p] = False if truncated is None else truncated
         self.position = (p + 1) % self.rows
         self.size = min(self.size + 1, self.rows)
 
@@ -40,7 +42,12 @@ class FrameBuffer:
             sources.append(np.where(self.first[prev, env], prev, (prev - 1) % self.rows))
         return np.stack([self.frames[r, env] for r in reversed(sources)], axis=1)
 
-    def get(self, row, env) -> dict:
+    def get(self, slots) -> dict:
+        """Transitions at flat slots `row * num_envs + env`."""
+        slots = np.asarray(slots)
+        return self.get_at(slots // self.num_envs, slots % self.num_envs)
+
+    def get_at(self, row, env) -> dict:
         row, env = np.asarray(row), np.asarray(env)
         return {"obs": self.stack_at((row - 1) % self.rows, env), "action": self.action[row, env],
                 "reward": self.reward[row, env], "next_obs": self.stack_at(row, env),
@@ -57,5 +64,4 @@ class FrameBuffer:
         return ~self.first & (age + back <= self.size - 1)
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict:
-        flat = rng.choice(np.flatnonzero(self.valid_mask()), size=batch_size)
-        return self.get(flat // self.num_envs, flat % self.num_envs)
+        return self.get(rng.choice(np.flatnonzero(self.valid_mask()), size=batch_size))

@@ -272,10 +272,10 @@ class DQNConfig:
         if num_devices > 1 and self.loop == "xla":
             fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
                   "across devices (XLA's SPMD partitioner rejects their side effects)")
-        if self.n_step > 1 or self.prioritized:
-            fail("n_step" if self.n_step > 1 else "prioritized", self.n_step if self.n_step > 1 else True,
-                  "1 / False for envpool runs (n-step and prioritized replay are wired into the gymnax trainer; "
-                  "the Atari frame buffer samples uniformly one-step transitions)")
+        rows = self.buffer_size // self.num_envs  # frame-buffer rows per env; a stack needs 4 of them
+        if self.n_step > rows - 4:
+            fail("n_step", self.n_step, f"<= buffer_size / num_envs - 4 = {rows - 4} (an n-step window of 4-frame "
+                  "stacks must fit in the frame buffer)")
         if self.num_seeds % num_devices:
             fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
                   "an equal slice of the agents and of the envpool)")

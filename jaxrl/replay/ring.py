@@ -3,6 +3,10 @@
 The state is a frozen pytree; `init / add / sample / can_sample / get` are pure functions. Storage is a
 ring: item `i` of the `n`-th add call lands at `(position + i) % capacity`; the oldest items are
 overwritten first. Sampling is uniform over the `size` valid slots only.
+
+Filled `stride` items per vectorized step (one per env), the next item of an env is `stride` slots later. For
+transitions (`reward`, `terminated`, `truncated` fields) `columns`, `window_starts`, `starts_at`, `uniform_starts`
+and `refresh` are what `jaxrl.replay.sampler` needs; the Atari frame buffer has the same ones.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ class Buffer(NamedTuple):
     sample: Callable[[BufferState, jax.Array], Any]
     can_sample: Callable[[BufferState], jnp.ndarray]
     get: Callable[[BufferState, jnp.ndarray], Any]
+    columns: Callable  # state -> (reward, terminated, truncated) as stored, each [capacity] (truncated may be None)
+    window_starts: Callable  # (state, n_step, stride) -> [capacity] bool
+    starts_at: Callable  # (state, slots [K], n_step, stride) -> [K] bool
+    uniform_starts: Callable  # (state, key, batch, n_step, stride) -> [batch] window-start slots
+    refresh: Callable  # (state, n_step, stride) -> (slots [K], fresh [K]): slots whose validity the last add changed
     capacity: int
     sample_batch_size: int
 
@@ -90,7 +99,36 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
     def can_sample(state: BufferState):
         return state.size >= min_size
 
-    return Buffer(init, add, sample, can_sample, get, capacity, sample_batch_size)
+    def columns(state: BufferState):
+        data = state.data
+        return data.reward, data.terminated, getattr(data, "truncated", None)
+
+    def age_of(state: BufferState, slots):
+        return (state.position - 1 - slots) % capacity
+
+    def starts_at(state: BufferState, slots, n_step: int, stride: int):
+        """An item whose env has its `n_step - 1` later items written: ages `(n-1) stride .. size - 1`."""
+        age = age_of(state, slots)
+        return (age >= (n_step - 1) * stride) & (age < state.size)
+
+    def window_starts(state: BufferState, n_step: int, stride: int):
+        return starts_at(state, jnp.arange(capacity), n_step, stride)
+
+    def uniform_starts(state: BufferState, key, batch: int, n_step: int, stride: int):
+        lag = (n_step - 1) * stride
+        ages = lag + jax.random.randint(key, (batch,), 0, jnp.maximum(state.size - lag, 1))
+        return (state.position - 1 - ages) % capacity
+
+    def refresh(state: BufferState, n_step: int, stride: int):
+        """After an add of `stride` items: those (fresh) and, for n-step, the items that just got their n-1
+        later items (ages `(n-1) stride ..`)."""
+        ages = jnp.arange(stride)
+        if n_step > 1:
+            ages = jnp.concatenate([ages, (n_step - 1) * stride + jnp.arange(stride)])
+        return (state.position - 1 - ages) % capacity, ages < stride
+
+    return Buffer(init, add, sample, can_sample, get, columns, window_starts, starts_at, uniform_starts, refresh,
+                  capacity, sample_batch_size)
 
 
 def _leading_dim(batch, example) -> int:

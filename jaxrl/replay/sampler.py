@@ -1,4 +1,4 @@
-"""How batches are drawn from a ring buffer: uniform or prioritized, one-step or n-step (Rainbow's replay parts)."""
+"""How batches are drawn from a replay buffer (ring or Atari frames): uniform or prioritized, one-step or n-step (Rainbow's replay parts)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.replay.ring import Buffer, BufferState
-
 
 class Sampler(NamedTuple):
-    """How the trainer draws batches from a ring `Buffer` filled `num_envs` items per vectorized step.
+    """How a trainer draws batches from a buffer filled `num_envs` items per vectorized step (the ring buffer or
+    the Atari frame buffer: both have `get`, `columns`, `starts_at`, `window_starts`, `uniform_starts`, `refresh`).
 
     init() -> priorities (a `jaxrl.replay.sumtree.SumTree`, or None for uniform sampling);
     after_add(priorities, buffer_state) -> priorities: call after every `buffer.add` of `num_envs` items;
@@ -25,66 +24,60 @@ class Sampler(NamedTuple):
     reprioritize: Callable
 
 
-def make_sampler(buffer: Buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
+def make_sampler(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
                  per_alpha: float = 0.6, per_eps: float = 1e-6) -> Sampler:
     """Uniform or prioritized sampling of one-step or n-step transitions (the Rainbow replay parts).
 
-    Layout: item `e` of every add lands `num_envs` slots after the previous item of the same env, so the n
-    consecutive transitions of one env from slot `i` are `i, i + E, ..., i + (n-1) E` (mod capacity). A slot
-    can start an n-step window once the n-1 later items of its env are written: ages (0 = newest item)
-    `(n-1) E .. size-1`. The window is cut at the first terminated or truncated step (`losses.n_step_targets`);
-    the batch carries the n-step return as `reward`, the bootstrap observation as `next_obs` and the bootstrap
-    discount `gamma^m (1 - terminated)` as `discount`. Prioritized (Schaul et al., proportional): a slot gets
-    the maximum priority when it becomes a valid window start and 0 before; batches carry importance weights
-    `weight` (beta from the caller); `reprioritize` sets `(|error| + eps)^alpha`.
+    Layout: the next item of the same env is `num_envs` slots later, so the n consecutive transitions of one env
+    from slot `i` are `i, i + E, ..., i + (n-1) E` (mod capacity). A slot can start an n-step window once it is a
+    valid transition and the n-1 later items of its env are written (`buffer.starts_at`). The window is cut at
+    the first terminated or truncated step (`losses.n_step_targets`); the batch carries the n-step return as
+    `reward`, the bootstrap observation as `next_obs` and the bootstrap discount `gamma^m (1 - terminated)` as
+    `discount`. Prioritized (Schaul et al., proportional): a slot gets the maximum priority when it becomes a
+    valid window start and 0 while it is not one (not yet, or no longer: a frame row whose history was
+    overwritten); batches carry importance weights `weight` (beta from the caller); `reprioritize` sets
+    `(|error| + eps)^alpha`.
     """
-    from jaxrl.replay import sumtree as per
     from jaxrl.agents.losses import n_step_targets
+    from jaxrl.replay import sumtree as per
 
     capacity, batch_size = buffer.capacity, buffer.sample_batch_size
     if n_step > 1 and capacity % num_envs:
         raise ValueError(f"make_sampler: capacity {capacity} must be a multiple of num_envs {num_envs} for n-step")
-    lag = (n_step - 1) * num_envs  # items newer than a valid window start
-
-    def valid_count(state: BufferState):
-        return jnp.maximum(state.size - lag, 0)
-
-    def slot_of_age(state: BufferState, age):
-        return (state.position - 1 - age) % capacity
+    buffer.refresh(buffer.init(), n_step, num_envs)  # ValueError for a window the buffer cannot hold
 
     def init():
         return per.init(capacity) if prioritized else None
 
-    def after_add(priorities, state: BufferState):
+    def after_add(priorities, state):
         if priorities is None:
             return None
-        newest = slot_of_age(state, jnp.arange(num_envs))
-        priorities = per.set_values(priorities, newest, jnp.zeros(num_envs, jnp.float32))
-        ages = lag + jnp.arange(num_envs)
-        became = slot_of_age(state, ages)
-        values = jnp.where(ages < state.size, priorities.max_priority, 0.0)
-        return per.set_values(priorities, became, values.astype(jnp.float32))
+        slots, fresh = buffer.refresh(state, n_step, num_envs)
+        current = per.get_values(priorities, slots)
+        valid = buffer.starts_at(state, slots, n_step, num_envs)
+        values = jnp.where(valid, jnp.where(fresh | (current == 0), priorities.max_priority, current), 0.0)
+        return per.set_values(priorities, slots, values.astype(jnp.float32))
 
-    def gather(state: BufferState, slots, weight):
+    def gather(state, slots, weight):
         if n_step == 1:
             return buffer.get(state, slots)._replace(weight=weight)
         window = (slots[:, None] + num_envs * jnp.arange(n_step)[None, :]) % capacity  # [B, n]
-        data = state.data  # flags stored as uint8: cast what is gathered, not the whole buffer
-        returns, discount, last = n_step_targets(data.reward[window], data.terminated[window].astype(bool),
-                                                 data.truncated[window].astype(bool), gamma)
+        reward, terminated, truncated = buffer.columns(state)  # as stored: cast what is gathered, not the buffer
+        returns, discount, last = n_step_targets(reward[window], terminated[window].astype(bool),
+                                                 truncated[window].astype(bool), gamma)
         first = buffer.get(state, slots)
         final = buffer.get(state, jnp.take_along_axis(window, last[:, None], axis=1)[:, 0])
         return first._replace(reward=returns, next_obs=final.next_obs, terminated=final.terminated,
                               truncated=None, discount=discount, weight=weight)
 
-    def sample(state: BufferState, priorities, key, beta=1.0):
+    def sample(state, priorities, key, beta=1.0):
         if priorities is None:
-            if n_step == 1:  # the plain buffer's own uniform draw
+            if n_step == 1:  # the buffer's own uniform draw
                 return buffer.sample(state, key), None
-            ages = lag + jax.random.randint(key, (batch_size,), 0, jnp.maximum(valid_count(state), 1))
-            return gather(state, slot_of_age(state, ages), None), None
+            return gather(state, buffer.uniform_starts(state, key, batch_size, n_step, num_envs), None), None
         slots, probs = per.sample(priorities, key, batch_size)
-        weight = per.importance_weights(probs, jnp.maximum(valid_count(state), 1), beta)
+        count = jnp.sum(buffer.window_starts(state, n_step, num_envs))
+        weight = per.importance_weights(probs, jnp.maximum(count, 1), beta)
         return gather(state, slots, weight), slots
 
     def reprioritize(priorities, slots, errors, ok):

@@ -39,6 +39,11 @@ def leaf_values(tree: SumTree, capacity: int):
     return tree.nodes[n_leaves:n_leaves + capacity]
 
 
+def get_values(tree: SumTree, indices):
+    """The stored values p^alpha at `indices: [K]`."""
+    return tree.nodes[tree.nodes.shape[0] // 2 + indices]
+
+
 def set_values(tree: SumTree, indices, values) -> SumTree:
     """Set the leaves of `indices: [K]` to `values: [K]` (already raised to alpha) and fix the sums. If an index
     repeats, its last value wins."""

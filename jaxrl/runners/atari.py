@@ -33,7 +33,9 @@ from flax import struct
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep, to_step
 from jaxrl.agents.exploration import make_epsilon_schedule
+from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
+from jaxrl.replay.sampler import make_sampler
 from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
@@ -55,6 +57,7 @@ class AtariState:
     key: jax.Array
     num_updates: jnp.ndarray  # int32
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite update (see `guard_update`), -1 healthy
+    priorities: Any = None  # jaxrl.replay.sumtree.SumTree over frame-buffer slots (prioritized replay), else None
 
 
 class AtariLearner(NamedTuple):
@@ -76,6 +79,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
     network = agent.network
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
                                sample_batch_size=config.batch_size)
+    sampler = make_sampler(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
+                           prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(config)
     guarded_update = guard_update(agent.update)
     block = config.steps_per_block
@@ -92,7 +97,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                           buffer_state=buffer.init(), actions=jnp.zeros(num_envs, jnp.int32),
                           episode_return=jnp.zeros(num_envs, jnp.float32),
                           episode_length=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool),
-                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
+                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1), priorities=sampler.init())
 
     def updates(buffer_state, due, copy, env_steps, learn):
         """`updates_per_block` updates if `due`, then the target copy if `copy`.
@@ -101,12 +106,15 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         place, while a `cond` on CPU copied the untouched params and optimizer state on every act-only step
         (5 ms per step for the Nature CNN). The buffer is only read."""
         def update(carry):
-            i, (params, target_params, opt_state, key, num_updates, diverged_at), loss_sum = carry
+            i, (params, target_params, opt_state, key, num_updates, diverged_at, priorities), loss_sum = carry
             key, sample_key = jax.random.split(key)
-            batch = buffer.sample(buffer_state, sample_key)
-            params, opt_state, loss, _, diverged_at = guarded_update(params, target_params, opt_state, batch,
-                                                                     diverged_at, env_steps)
-            return i + 1, (params, target_params, opt_state, key, num_updates + 1, diverged_at), loss_sum + loss
+            beta = per.beta_schedule(num_updates, config.per_beta, max(1, config.num_updates))
+            batch, slots = sampler.sample(buffer_state, priorities, sample_key, beta)
+            params, opt_state, loss, aux, diverged_at = guarded_update(params, target_params, opt_state, batch,
+                                                                       diverged_at, env_steps)
+            priorities = sampler.reprioritize(priorities, slots, aux["priority"], diverged_at < 0)
+            learn = (params, target_params, opt_state, key, num_updates + 1, diverged_at, priorities)
+            return i + 1, learn, loss_sum + loss
 
         trips = jnp.where(due, config.updates_per_block, 0)
         _, learn, loss_sum = jax.lax.while_loop(lambda c: c[0] < trips, update, (0, learn, jnp.float32(0)))
@@ -124,11 +132,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         iteration = jnp.asarray(iteration, jnp.int32)
         env_steps = iteration * num_envs  # env steps taken before this call
         first = state.reset_next
-        buffer_state = buffer.add(state.buffer_state, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first)
+        buffer_state = buffer.add(state.buffer_state, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first,
+                                  ts.truncated)
         episode_return = state.episode_return + ts.score
         episode_length = state.episode_length + (~first).astype(jnp.int32)
         metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": ts.game_over}
-        state = state.replace(buffer_state=buffer_state,
+        state = state.replace(buffer_state=buffer_state, priorities=sampler.after_add(state.priorities, buffer_state),
                               episode_return=jnp.where(ts.game_over, 0.0, episode_return),
                               episode_length=jnp.where(ts.game_over, 0, episode_length),
                               reset_next=ts.terminated | ts.truncated)
@@ -136,11 +145,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         due = ((env_steps >= config.learning_starts + block) & ((env_steps - config.learning_starts) % block == 0)
                & (iteration >= updates_from))
         copy = due & target_update_due(env_steps, block, config.target_update_frequency)
-        learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates, state.diverged_at)
+        learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates, state.diverged_at,
+                 state.priorities)
         learn, loss = updates(state.buffer_state, due, copy, env_steps, learn)
-        params, target_params, opt_state, key, num_updates, diverged_at = learn
+        params, target_params, opt_state, key, num_updates, diverged_at, priorities = learn
         state = state.replace(params=params, target_params=target_params, opt_state=opt_state, key=key,
-                              num_updates=num_updates, diverged_at=diverged_at)
+                              num_updates=num_updates, diverged_at=diverged_at, priorities=priorities)
 
         key, act_key = jax.random.split(state.key)
         epsilon = epsilon_fn(env_steps)
