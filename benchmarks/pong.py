@@ -61,7 +61,7 @@ def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int) -> list[f
 
 
 def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int, device: str = "cpu") -> list[float]:
-    from torch_reference.atari_train import train
+    from torch_reference.atari import train
     cfg = pong_config(iterations)
     rates = []
     for _ in range(repeats):

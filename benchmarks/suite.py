@@ -207,7 +207,7 @@ def _torch_update(cfg, net, batch, obs, nobs, pool, actions, torch_shape, update
     """torch_reference's `Agent.optimize` on the same two batches, on `device` (synchronized per timing)."""
     import torch
 
-    from torch_reference.agent import Agent
+    from torch_reference.dqn import Agent
     tagent = Agent(cfg, actions, torch_shape, device=device, seed=0)
     layout = (lambda x: x) if net == "mlp" else (lambda x: np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     tbatches = [{"obs": torch.as_tensor(layout(obs[j])), "next_obs": torch.as_tensor(layout(nobs[j])),
@@ -233,7 +233,7 @@ def _torch_update(cfg, net, batch, obs, nobs, pool, actions, torch_shape, update
 def bench_replay(capacity: int, adds: int, batch: int, repeats: int) -> list[Measurement]:
     """Single-transition adds and batch samples of Atari-frame transitions (two 84x84x4 uint8 stacks)."""
     from jaxrl.replay.ring import make_buffer
-    from torch_reference.replay import make_buffer as torch_buffer
+    from torch_reference.ring import make_buffer as torch_buffer
     example = {"obs": np.zeros((84, 84, 4), np.uint8), "action": np.int32(0), "reward": np.float32(0),
                "next_obs": np.zeros((84, 84, 4), np.uint8), "terminated": np.bool_(False)}
     item = {k: np.ones_like(np.asarray(v)[None]) for k, v in example.items()}
@@ -268,7 +268,7 @@ def bench_replay(capacity: int, adds: int, batch: int, repeats: int) -> list[Mea
     except ImportError:
         pass
     tbuf = torch_buffer(capacity, example)
-    med, spread, _ = time_rate(lambda: [tbuf.push(item) for _ in range(adds)], adds, repeats)
+    med, spread, _ = time_rate(lambda: [tbuf.add(item) for _ in range(adds)], adds, repeats)
     out.append(Measurement("replay_add", "torch", params | {"where": "python loop"}, med, "adds/s", repeats, spread))
     rng = np.random.default_rng(0)
     med, spread, _ = time_rate(lambda: [tbuf.sample(batch, rng) for _ in range(100)], 100, repeats)

@@ -12,7 +12,7 @@ from jaxrl.config import DQNConfig
 from jaxrl.agents.dqn import make_agent
 from jaxrl.agents.types import Transition
 from parity_tests.convert import flax_to_torch, nhwc_to_nchw
-from torch_reference.agent import Agent
+from torch_reference.dqn import Agent
 
 NUM_ACTIONS = 6
 MLP_OBS = (4,)

@@ -8,7 +8,7 @@ import pytest
 import jaxrl.agents.exploration as je
 import jaxrl.replay.ring as jr
 import torch_reference.exploration as te
-import torch_reference.replay as tr
+import torch_reference.ring as tr
 from jaxrl.config import DQNConfig
 
 STEPS = np.arange(0, 300_000, 37)
@@ -52,7 +52,7 @@ def test_buffers_return_same_transitions(capacity, pushes):
                  "action": rng.integers(0, 6, n).astype(np.int32),
                  "reward": rng.normal(size=n).astype(np.float32), "terminated": rng.random(n) < 0.3}
         jstate = jax.jit(jbuf.add)(jstate, batch)
-        tbuf.push(batch)
+        tbuf.add(batch)
     assert int(jstate.size) == len(tbuf) and int(jstate.position) == tbuf.position
     idx = rng.integers(0, len(tbuf), 50)
     got_j, got_t = jbuf.get(jstate, jnp.asarray(idx)), tbuf.get(idx)

@@ -8,7 +8,7 @@ import torch
 
 import jaxrl.agents.losses as jl
 import torch_reference.losses as tl
-import torch_reference.per as tper
+import torch_reference.sumtree as tper
 from jaxrl.replay import sumtree as jper
 from jaxrl.config import DQNConfig
 from parity_tests.common import rel_err
@@ -62,7 +62,7 @@ def test_per_priorities_and_weights_agree():
     jtree, ttree = jper.init(capacity), tper.SumTree(capacity)
     jtree = jper.add_new(jtree, jnp.arange(capacity))
     for i in range(capacity):
-        ttree.set(i, ttree.max_priority)
+        ttree.set_values([i], [ttree.max_priority])
     for _ in range(20):
         idx = rng.integers(0, capacity, 8)
         idx = np.unique(idx)
@@ -71,9 +71,35 @@ def test_per_priorities_and_weights_agree():
         ttree.update_priorities(idx, err, alpha=0.6)
     np.testing.assert_allclose(jper.leaf_values(jtree, capacity), ttree.nodes[capacity:], rtol=1e-5)
     np.testing.assert_allclose(float(jper.total(jtree)), ttree.total(), rtol=1e-5)
-    probs = np.asarray(jper.leaf_values(jtree, capacity))[:10] / float(jper.total(jtree))
-    np.testing.assert_allclose(jper.importance_weights(jnp.asarray(probs), capacity, 0.4),
-                               tper.importance_weights(probs, capacity, 0.4), rtol=1e-5)
+    jprobs = np.asarray(jper.leaf_values(jtree, capacity))[:10] / float(jper.total(jtree))
+    tprobs = ttree.get_values(np.arange(10)) / ttree.total()  # each side from its own tree
+    np.testing.assert_allclose(jper.importance_weights(jnp.asarray(jprobs), capacity, 0.4),
+                               tper.importance_weights(tprobs, capacity, 0.4), rtol=1e-5)
+
+
+def test_per_sampling_distributions_agree():
+    """Both sum-trees sample slot i with probability p_i / sum p (chi-square against the priorities, each side
+    40,000 draws), and neither samples a zero-priority slot."""
+    from scipy.stats import chisquare
+    rng = np.random.default_rng(1)
+    capacity = 13
+    values = rng.random(capacity).astype(np.float32) + 0.05
+    values[[2, 7]] = 0.0
+    jtree, ttree = jper.set_values(jper.init(capacity), jnp.arange(capacity), jnp.asarray(values)), tper.SumTree(capacity)
+    ttree.set_values(np.arange(capacity), values)
+    draws = 40_000
+    keys = jax.random.split(jax.random.PRNGKey(0), 40)
+    jidx = np.concatenate([np.asarray(jper.sample(jtree, k, draws // 40)[0]) for k in keys])
+    tidx = np.concatenate([ttree.sample(draws // 40, rng)[0] for _ in range(40)])
+    expected = values / values.sum() * draws
+    live = values > 0
+    for idx in (jidx, tidx):
+        counts = np.bincount(idx, minlength=capacity)
+        assert counts[~live].sum() == 0
+        assert chisquare(counts[live], expected[live]).pvalue > 1e-3
+    # and the two samples agree with each other (same distribution)
+    jc, tc = np.bincount(jidx, minlength=capacity)[live], np.bincount(tidx, minlength=capacity)[live]
+    assert chisquare(jc, tc * jc.sum() / tc.sum()).pvalue > 1e-3
 
 
 def test_wrong_projection_is_detected():

@@ -11,7 +11,7 @@ from jaxrl.envs.envpool_env import make_envpool, to_step
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.ring import make_buffer
 from jaxrl.agents.types import Transition
-from torch_reference.frame_replay import FrameBuffer as TorchFrameBuffer
+from torch_reference.frames import FrameBuffer as TorchFrameBuffer
 
 
 def record(num_envs, steps, rows, frames_fn, rng):

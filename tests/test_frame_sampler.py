@@ -10,7 +10,7 @@ from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.sampler import make_sampler
 from tests.test_frame_replay import reference_stacker
-from torch_reference.frame_replay import FrameBuffer as TorchFrameBuffer
+from torch_reference.frames import FrameBuffer as TorchFrameBuffer
 
 GAMMA = 0.9
 

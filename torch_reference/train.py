@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from jaxrl.config import DQNConfig
-from torch_reference.agent import Agent
-from torch_reference.replay import make_buffer
+from torch_reference.dqn import Agent
+from torch_reference.ring import make_buffer
 
 
 def make_env(config: DQNConfig, seed: int):
@@ -56,7 +56,7 @@ def train(config: DQNConfig, seed: int = 0, device: str = "cpu", threads: int | 
         if "final_obs" in info:
             for i in np.nonzero(info["_final_obs"])[0]:
                 final_next[i] = info["final_obs"][i]
-        buffer.push({"obs": obs, "action": actions, "reward": reward.astype(np.float32), "next_obs": final_next,
+        buffer.add({"obs": obs, "action": actions, "reward": reward.astype(np.float32), "next_obs": final_next,
                      "terminated": terminated})
         episode_return += reward
         episode_length += 1

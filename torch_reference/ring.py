@@ -6,7 +6,7 @@ import numpy as np
 
 
 class ReplayBuffer:
-    """Fields shaped like `example` (a dict of arrays, one transition); item `i` of each push lands at
+    """Fields shaped like `example` (a dict of arrays, one transition); item `i` of each add lands at
     `(position + i) % capacity`, oldest first overwritten; sampling is uniform over the valid slots."""
 
     def __init__(self, capacity: int, example: dict):
@@ -17,7 +17,7 @@ class ReplayBuffer:
         self.position = 0
         self.size = 0
 
-    def push(self, batch: dict) -> None:
+    def add(self, batch: dict) -> None:
         n = len(next(iter(batch.values())))
         idx = (self.position + np.arange(n)) % self.capacity
         for k, v in batch.items():

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from jaxrl.config import ATARI_OPTIONS, DQNConfig
-from torch_reference.agent import Agent
-from torch_reference.frame_replay import FrameBuffer
+from torch_reference.dqn import Agent
+from torch_reference.frames import FrameBuffer
 
 
 def make_env(config: DQNConfig, seed: int):
