@@ -42,8 +42,8 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
                      (default: one per core, at most one per agent; 1 = off). XLA runs one device's program
                      mostly on one core, so on 2 cores this about doubles a sweep's steps/s.
   --distributed      call jax.distributed.initialize() first (multi-host; coordinator from the cluster env)
-  --resume DIR       continue an envpool (Atari) run from DIR/checkpoint.msgpack with DIR's own config
-                     (no other config flags allowed)
+  --resume DIR       continue a stopped run (envpool, or gymnax with --checkpoint-frequency) from
+                     DIR/checkpoint.msgpack with DIR's own config (no other config flags allowed)
   --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
                      jitted lax.scan chunks (default for preset pong: xla)
   --no-progress      no progress bar
@@ -62,19 +62,7 @@ def parse_train_args(argv):
         preset = get_preset(opts.preset)
     except ValueError as e:
         _usage_error(str(e))
-    import contextlib
-    import io
-
-    import tyro
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(captured) if not opts.help else contextlib.nullcontext():
-            config = tyro.cli(DQNConfig, default=preset, args=rest + (["--help"] if opts.help else []),
-                              prog="jaxrl train", description="DQNConfig fields")
-    except SystemExit as e:
-        if e.code:
-            _usage_error(_one_line(captured.getvalue()))
-        raise SystemExit(0) from None
+    config = _config_from_flags(DQNConfig, preset, rest, "jaxrl train", "DQNConfig fields", opts.help)
     try:
         config.validate()
     except ValueError as e:
@@ -82,6 +70,24 @@ def parse_train_args(argv):
     if opts.window <= 0:
         _usage_error(f"--window={opts.window}: expected an integer > 0")
     return config, opts
+
+
+def _config_from_flags(cls, default, args, prog: str, description: str, show_help: bool):
+    """A config dataclass from `--field-name value` flags (tyro), every field a flag; a bad flag or value is one
+    line (exit 2), `--help` lists the fields (exit 0)."""
+    import contextlib
+    import io
+
+    import tyro
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured) if not show_help else contextlib.nullcontext():
+            return tyro.cli(cls, default=default, args=args + (["--help"] if show_help else []), prog=prog,
+                            description=description)
+    except SystemExit as e:
+        if e.code:
+            _usage_error(_one_line(captured.getvalue()))
+        raise SystemExit(0) from None
 
 
 def _resume_config(opts, rest, argv):
@@ -127,40 +133,33 @@ class _Parser(argparse.ArgumentParser):
         _usage_error(message)
 
 
-def _tabular_parser() -> argparse.ArgumentParser:
-    from jaxrl.config import TabularConfig
-    d = TabularConfig()
-    p = _Parser(prog="jaxrl tabular", description="Tabular Q-learning on FrozenLake, every seed and "
-                                "(alpha, gamma) grid point in one jitted program.")
-    p.add_argument("--env", default="FrozenLake-v1", help="environment (only FrozenLake-v1)")
-    p.add_argument("--map", dest="map_name", default=d.map_name, help="4x4 or 8x8 (default: %(default)s)")
-    p.add_argument("--slippery", action="store_true", help="Gymnasium's is_slippery=True")
-    p.add_argument("--update", default=d.update, help="deterministic or stochastic (default: %(default)s)")
-    p.add_argument("--num-seeds", type=int, default=d.num_seeds)
-    p.add_argument("--alpha", type=float, nargs="+", default=list(d.alphas), help="learning rates of the grid")
-    p.add_argument("--gamma", type=float, nargs="+", default=list(d.gammas), help="discounts of the grid")
-    p.add_argument("--total-steps", type=int, default=d.total_steps, help="env steps per table")
-    p.add_argument("--egreedy", type=float, default=d.egreedy)
-    p.add_argument("--egreedy-final", type=float, default=d.egreedy_final)
-    p.add_argument("--egreedy-decay", type=float, default=d.egreedy_decay, help="env steps")
-    p.add_argument("--epsilon-schedule", default=d.epsilon_schedule, help="exponential or linear")
-    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
-                   help="Gymnasium rollouts per distinct greedy policy (slippery maps)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--out-dir", type=Path, default=None, help="default: runs/frozenlake-<timestamp>/")
-    return p
+TABULAR_HELP = """\
+jaxrl tabular: tabular Q-learning on FrozenLake, every seed and (alpha, gamma) grid point in one jitted program.
+
+  --env FrozenLake-v1   the environment (only FrozenLake-v1)
+  --out-dir DIR         run directory (default: runs/frozenlake-<timestamp>/)
+  --map 4x4|8x8, --alpha A [A ...], --gamma G [G ...]: short names of --map-name, --alphas, --gammas
+  --FIELD VALUE         any TabularConfig field, hyphenated (listed below)
+"""
+TABULAR_ALIASES = {"--map": "--map-name", "--alpha": "--alphas", "--gamma": "--gammas"}
 
 
 def cmd_tabular(argv) -> int:
-    args = _tabular_parser().parse_args(argv)
-    if args.env != "FrozenLake-v1":
-        _usage_error(f"--env {args.env!r}: only FrozenLake-v1 is supported")
+    """Every `TabularConfig` field is a flag (tyro), as for `jaxrl train`; `--env` and `--out-dir` besides."""
+    pre = argparse.ArgumentParser(prog="jaxrl tabular", add_help=False, allow_abbrev=False)
+    pre.add_argument("--env", default="FrozenLake-v1")
+    pre.add_argument("--out-dir", type=Path, default=None)
+    pre.add_argument("-h", "--help", action="store_true")
+    opts, rest = pre.parse_known_args(argv)
+    if opts.help:
+        print(TABULAR_HELP)
+    if opts.env != "FrozenLake-v1":
+        _usage_error(f"--env {opts.env!r}: only FrozenLake-v1 is supported")
+    rest = [TABULAR_ALIASES.get(a.partition("=")[0], a.partition("=")[0]) + "".join(a.partition("=")[1:])
+            if a.startswith("--") else a for a in rest]
     from jaxrl.config import TabularConfig
-    config = TabularConfig(map_name=args.map_name, slippery=args.slippery, update=args.update,
-                           alphas=tuple(args.alpha), gammas=tuple(args.gamma), num_seeds=args.num_seeds,
-                           seed=args.seed, total_steps=args.total_steps, egreedy=args.egreedy,
-                           egreedy_final=args.egreedy_final, egreedy_decay=args.egreedy_decay,
-                           epsilon_schedule=args.epsilon_schedule, eval_episodes=args.eval_episodes)
+    config = _config_from_flags(TabularConfig, TabularConfig(), rest, "jaxrl tabular", "TabularConfig fields",
+                                opts.help)
     try:
         config.validate()
     except ValueError as e:
@@ -172,7 +171,7 @@ def cmd_tabular(argv) -> int:
     console = Console(stderr=True)
     from jaxrl.host.train_run import UsageError, make_out_dir
     try:
-        out_dir = make_out_dir(args.out_dir or rundir.default_run_dir("frozenlake"))
+        out_dir = make_out_dir(opts.out_dir or rundir.default_run_dir("frozenlake"))
     except UsageError as e:
         _usage_error(str(e))
     run_tabular_command(config, out_dir, console)
