@@ -8,7 +8,8 @@ from jaxrl.config import PRESETS, DQNConfig, get_preset  # noqa: E402  (plain da
 def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
     import importlib
     homes = {
-        "dqn_targets": "jaxrl.agents.losses", "td_loss": "jaxrl.agents.losses", "huber": "jaxrl.agents.losses",
+        "q_learning_targets": "jaxrl.agents.losses", "double_q_learning_targets": "jaxrl.agents.losses",
+        "td_loss": "jaxrl.agents.losses", "td_error": "jaxrl.agents.losses", "huber": "jaxrl.agents.losses",
         "make_buffer": "jaxrl.replay.ring", "Buffer": "jaxrl.replay.ring", "BufferState": "jaxrl.replay.ring",
         "exponential_epsilon": "jaxrl.agents.exploration", "linear_epsilon": "jaxrl.agents.exploration",
         "epsilon_greedy": "jaxrl.agents.exploration", "make_epsilon_schedule": "jaxrl.agents.exploration",
@@ -24,7 +25,8 @@ def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
 
 
 __all__ = [
-    "DQNConfig", "PRESETS", "get_preset", "dqn_targets", "td_loss", "huber", "make_buffer", "Buffer",
+    "DQNConfig", "PRESETS", "get_preset", "q_learning_targets", "double_q_learning_targets", "td_loss",
+    "td_error", "huber", "make_buffer", "Buffer",
     "BufferState", "exponential_epsilon", "linear_epsilon", "epsilon_greedy", "make_epsilon_schedule",
     "make_network", "QNetwork", "make_optimizer", "clamp_gradients", "make_train", "make_agent",
     "TrainState", "Transition", "compiler_options", "run_sweep", "load_policy",

@@ -69,11 +69,19 @@ def _both_sides(cfg, seed, batch_size=8):
     q_t_target = jagent.network.apply(target_params, jb.next_obs)
     q_t_online = jagent.network.apply(params, jb.next_obs)
     discount = cfg.gamma * (1.0 - jb.terminated.astype(jnp.float32))
-    j_targets = jl.dqn_targets(jb.reward, discount, q_t_target, q_t_online, double=cfg.double_dqn)
+    if cfg.double_dqn:
+        j_targets = jl.double_q_learning_targets(jb.reward, discount, q_t_target, q_t_online)
+    else:
+        j_targets = jl.q_learning_targets(jb.reward, discount, q_t_target)
     with torch.no_grad():
         nt = torch.as_tensor(tb["next_obs"])
-        t_targets = tl.dqn_targets(torch.as_tensor(tb["reward"]), cfg.gamma * (1.0 - torch.as_tensor(tb["terminated"]).float()),
-                                   tagent.target_network(nt), tagent.network(nt), double=cfg.double_dqn).numpy()
+        t_reward = torch.as_tensor(tb["reward"])
+        t_discount = cfg.gamma * (1.0 - torch.as_tensor(tb["terminated"]).float())
+        if cfg.double_dqn:
+            t_targets = tl.double_q_learning_targets(t_reward, t_discount, tagent.target_network(nt),
+                                                     tagent.network(nt)).numpy()
+        else:
+            t_targets = tl.q_learning_targets(t_reward, t_discount, tagent.target_network(nt)).numpy()
     (j_loss, _), j_grads = jax.value_and_grad(jagent.loss_fn, has_aux=True)(params, target_params, jb)
     t_loss = tagent.compute_loss(tb)
     tagent.network.zero_grad()

@@ -7,47 +7,50 @@ import optax
 import pytest
 
 from jaxrl.config import DQNConfig
-from jaxrl.agents.losses import dqn_targets, huber, td_loss
+from jaxrl.agents.losses import double_q_learning_targets, huber, q_learning_targets, td_error, td_loss
 from jaxrl.agents.networks import dueling_aggregate, make_network, resolve_network_kind
 from jaxrl.agents.optim import clamp_gradients, make_optimizer
 
 F32 = np.float32
 
 
-def test_dqn_targets_vanilla():
+def test_q_learning_targets():
     r = jnp.array([1.0, 0.0], F32)
     discount = jnp.array([0.9, 0.5], F32)
     q_t_target = jnp.array([[1.0, 3.0], [-2.0, -4.0]], F32)
     # 1 + 0.9 * 3 = 3.7 ; 0 + 0.5 * -2 = -1
-    np.testing.assert_allclose(dqn_targets(r, discount, q_t_target), [3.7, -1.0], rtol=1e-6)
+    np.testing.assert_allclose(q_learning_targets(r, discount, q_t_target), [3.7, -1.0], rtol=1e-6)
 
 
-def test_dqn_targets_double_uses_online_argmax():
+def test_double_q_learning_targets_use_the_online_argmax():
     r = jnp.array([1.0, 0.0], F32)
     discount = jnp.array([0.9, 0.5], F32)
     q_t_target = jnp.array([[1.0, 3.0], [-2.0, -4.0]], F32)
     q_t_online = jnp.array([[5.0, 0.0], [0.0, 1.0]], F32)  # online picks a=0, then a=1
     # 1 + 0.9 * q_target[0,0]=1 -> 1.9 ; 0 + 0.5 * q_target[1,1]=-4 -> -2
-    got = dqn_targets(r, discount, q_t_target, q_t_online, double=True)
+    got = double_q_learning_targets(r, discount, q_t_target, q_t_online)
     np.testing.assert_allclose(got, [1.9, -2.0], rtol=1e-6)
-    assert not np.allclose(got, dqn_targets(r, discount, q_t_target))
+    assert not np.allclose(got, q_learning_targets(r, discount, q_t_target))
 
 
-def test_dqn_targets_terminal_and_truncation():
+def test_targets_terminal_and_truncation():
     gamma = 0.99
     terminated = jnp.array([1.0, 0.0], F32)  # second is a truncated (not terminal) step
     discount = gamma * (1.0 - terminated)
     q_t = jnp.array([[10.0, 2.0], [10.0, 2.0]], F32)
-    np.testing.assert_allclose(dqn_targets(jnp.array([1.0, 1.0], F32), discount, q_t), [1.0, 10.9], rtol=1e-6)
+    np.testing.assert_allclose(q_learning_targets(jnp.array([1.0, 1.0], F32), discount, q_t), [1.0, 10.9],
+                               rtol=1e-6)
 
 
-def test_dqn_targets_double_needs_online():
-    with pytest.raises(ValueError, match="q_t_online"):
-        dqn_targets(jnp.zeros(2), jnp.zeros(2), jnp.zeros((2, 3)), double=True)
+def test_double_targets_need_matching_shapes():
+    with pytest.raises(AssertionError):
+        double_q_learning_targets(jnp.zeros(2), jnp.zeros(2), jnp.zeros((2, 3)), jnp.zeros((2, 4)))
 
 
-def test_dqn_targets_stop_gradient():
-    g = jax.grad(lambda q: dqn_targets(jnp.ones(1), jnp.ones(1), q).sum())(jnp.ones((1, 2)))
+def test_targets_stop_gradient():
+    g = jax.grad(lambda q: q_learning_targets(jnp.ones(1), jnp.ones(1), q).sum())(jnp.ones((1, 2)))
+    np.testing.assert_array_equal(g, 0.0)
+    g = jax.grad(lambda q: double_q_learning_targets(jnp.ones(1), jnp.ones(1), q, q).sum())(jnp.ones((1, 2)))
     np.testing.assert_array_equal(g, 0.0)
 
 
@@ -58,6 +61,10 @@ def test_td_loss_huber_and_mse():
     # errors: 0.5, -3, 0 ; huber: 0.125, 2.5, 0 -> mean 0.875 ; mse: 0.25, 9, 0 -> mean 3.0833
     np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="huber"), 2.625 / 3, rtol=1e-6)
     np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="mse"), 9.25 / 3, rtol=1e-6)
+    np.testing.assert_allclose(td_error(q_tm1, a_tm1, targets), [0.5, -3.0, 0.0], rtol=1e-6)
+    # importance weights: (0.5 * 0.125 + 2 * 2.5 + 1 * 0) / 3
+    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, weights=jnp.array([0.5, 2.0, 1.0], F32)),
+                               5.0625 / 3, rtol=1e-6)
     with pytest.raises(ValueError, match="kind"):
         td_loss(q_tm1, a_tm1, targets, kind="l1")
 

@@ -180,3 +180,21 @@ def test_rainbow_preset_trains():
     state, metrics = jax.jit(make_train(cfg))(jax.random.PRNGKey(0))
     assert np.isfinite(np.asarray(metrics["loss"])).all()
     assert float(state.priorities.nodes[1]) > 0 and int(state.diverged_at) == -1
+
+
+def test_categorical_targets_pick_the_action_then_project():
+    """Plain C51 bootstraps from the target network's greedy action (by the mean over atoms); the double variant
+    from the selector's action. Support [0, 1, 2]; action 0 puts its mass on atom 2, action 1 on atom 0."""
+    from jaxrl.agents.losses import (categorical_double_q_learning_targets, categorical_projection,
+                                     categorical_q_learning_targets)
+    z = jnp.array([0.0, 1.0, 2.0])
+    logits = jnp.array([[[-9.0, -9.0, 9.0], [9.0, -9.0, -9.0]]])  # [B=1, A=2, N=3]
+    r, discount = jnp.array([0.0]), jnp.array([0.5])
+    probs = jax.nn.softmax(logits, axis=-1)
+    plain = categorical_q_learning_targets(z, logits, r, discount)
+    np.testing.assert_allclose(plain, categorical_projection(z, probs[:, 0], r, discount), atol=1e-6)
+    # action 0's mass at 2 -> 0.5 * 2 = 1: all on atom 1
+    np.testing.assert_allclose(plain, [[0.0, 1.0, 0.0]], atol=1e-3)
+    double = categorical_double_q_learning_targets(z, logits, jnp.array([[0.0, 1.0]]), r, discount)
+    np.testing.assert_allclose(double, categorical_projection(z, probs[:, 1], r, discount), atol=1e-6)
+    np.testing.assert_allclose(double, [[1.0, 0.0, 0.0]], atol=1e-3)

@@ -7,7 +7,9 @@ import torch
 
 from jaxrl.config import DQNConfig
 from torch_reference.exploration import epsilon_greedy, make_epsilon_schedule
-from torch_reference.losses import categorical_projection, categorical_td_loss, dqn_targets, td_loss
+from torch_reference.losses import (categorical_double_q_learning_targets, categorical_q_learning_targets,
+                                    categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error,
+                                    td_loss)
 from torch_reference.networks import make_network, q_values, support
 from torch_reference.optim import clamp_gradients, make_optimizer
 
@@ -59,18 +61,22 @@ class Agent:
                 discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
             reward = t["reward"].to(dtype)
             if cfg.distributional:
-                q_select = q_values(cfg, out_t_online if cfg.double_dqn else out_t_target)
-                a_t = q_select.argmax(dim=-1)
-                probs_t = torch.softmax(out_t_target[torch.arange(a_t.shape[0]), a_t], dim=-1)
-                target = categorical_projection(support(cfg, dtype), probs_t, reward, discount_t)
+                z = support(cfg, dtype)
+                if cfg.double_dqn:
+                    target = categorical_double_q_learning_targets(z, out_t_target, q_values(cfg, out_t_online),
+                                                                   reward, discount_t)
+                else:
+                    target = categorical_q_learning_targets(z, out_t_target, reward, discount_t)
+            elif cfg.double_dqn:
+                targets = double_q_learning_targets(reward, discount_t, out_t_target, out_t_online)
             else:
-                targets = dqn_targets(reward, discount_t, out_t_target, out_t_online, double=cfg.double_dqn)
+                targets = q_learning_targets(reward, discount_t, out_t_target)
         out_tm1 = self.network(t["obs"])
         if cfg.distributional:
             loss, priority = categorical_td_loss(out_tm1, t["action"], target, weights=weights)
         else:
-            loss, error = td_loss(out_tm1, t["action"], targets, kind=cfg.loss, weights=weights, return_errors=True)
-            priority = error.abs()
+            loss = td_loss(out_tm1, t["action"], targets, kind=cfg.loss, weights=weights)
+            priority = td_error(out_tm1, t["action"], targets).abs()
         return (loss, priority.detach()) if return_priorities else loss
 
     def optimize(self, batch: dict, env_steps: int | None = None) -> float:

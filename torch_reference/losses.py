@@ -6,35 +6,35 @@ import torch
 import torch.nn.functional as F
 
 
-def dqn_targets(r_t, discount_t, q_t_target, q_t_online=None, *, double=False):
-    """`r_t, discount_t: [B]`, `q_t_*: [B, A]` -> targets `[B]` (no gradient).
-
-    vanilla: r + discount * max_a Q_target(s', a); double: r + discount * Q_target(s', argmax_a Q_online(s', a)).
-    """
+def q_learning_targets(r_t, discount_t, q_t):
+    """`r + discount * max_a Q_target(s', a)`: `r_t, discount_t: [B]`, `q_t: [B, A]` -> `[B]` (no gradient)."""
     with torch.no_grad():
-        if double:
-            if q_t_online is None:
-                raise ValueError("dqn_targets(double=True) needs q_t_online")
-            best_actions = q_t_online.max(1)[1]
-            next_values = q_t_target.gather(1, best_actions.unsqueeze(1)).squeeze(1)
-        else:
-            next_values = q_t_target.max(1)[0]
-        return r_t + discount_t * next_values
+        return r_t + discount_t * q_t.max(1)[0]
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None, return_errors: bool = False):
+def double_q_learning_targets(r_t, discount_t, q_t_value, q_t_selector):
+    """`r + discount * Q_target(s', argmax_a Q_online(s', a))` -> `[B]` (no gradient)."""
+    with torch.no_grad():
+        best_actions = q_t_selector.max(1)[1]
+        return r_t + discount_t * q_t_value.gather(1, best_actions.unsqueeze(1)).squeeze(1)
+
+
+def td_error(q_tm1, a_tm1, targets):
+    """`targets - Q(s, a)`, `[B]`."""
+    return targets - q_tm1.gather(1, a_tm1.long().unsqueeze(1)).squeeze(1)
+
+
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None):
     """Mean over the batch of SmoothL1 (huber) or MSE between `targets` and `Q(s, a)`; with importance
-    `weights`, the weighted mean of the per-example losses. `return_errors`: also `targets - Q(s, a)`."""
+    `weights`, the weighted mean of the per-example losses."""
     q_a = q_tm1.gather(1, a_tm1.long().unsqueeze(1)).squeeze(1)
     if kind not in ("huber", "mse"):
         raise ValueError(f"td_loss kind={kind!r}: expected one of ('huber', 'mse')")
     if weights is None:
-        loss = F.smooth_l1_loss(q_a, targets) if kind == "huber" else F.mse_loss(q_a, targets)
-    else:
-        per_example = (F.smooth_l1_loss(q_a, targets, reduction="none") if kind == "huber"
-                       else F.mse_loss(q_a, targets, reduction="none"))
-        loss = (weights * per_example).mean()
-    return (loss, (targets - q_a).detach()) if return_errors else loss
+        return F.smooth_l1_loss(q_a, targets) if kind == "huber" else F.mse_loss(q_a, targets)
+    per_example = (F.smooth_l1_loss(q_a, targets, reduction="none") if kind == "huber"
+                   else F.mse_loss(q_a, targets, reduction="none"))
+    return (weights * per_example).mean()
 
 
 def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
@@ -68,6 +68,22 @@ def categorical_projection(z, probs_t, r_t, discount_t):
         m.scatter_add_(1, lower, probs_t * (upper.float() - b + same.float()))
         m.scatter_add_(1, upper, probs_t * (b - lower.float()))
     return m
+
+
+def categorical_q_learning_targets(z, logits_t, r_t, discount_t):
+    """C51: the target network's distribution for its greedy action (by the mean over `z`), projected."""
+    with torch.no_grad():
+        a_t = (torch.softmax(logits_t, dim=-1) * z).sum(-1).argmax(dim=-1)
+        probs_t = torch.softmax(logits_t[torch.arange(a_t.shape[0]), a_t], dim=-1)
+        return categorical_projection(z, probs_t, r_t, discount_t)
+
+
+def categorical_double_q_learning_targets(z, logits_t, q_t_selector, r_t, discount_t):
+    """C51 with double Q-learning: the online mean Q-values pick the action, the target distribution is projected."""
+    with torch.no_grad():
+        a_t = q_t_selector.argmax(dim=-1)
+        probs_t = torch.softmax(logits_t[torch.arange(a_t.shape[0]), a_t], dim=-1)
+        return categorical_projection(z, probs_t, r_t, discount_t)
 
 
 def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):

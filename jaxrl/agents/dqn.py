@@ -14,7 +14,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.agents.exploration import epsilon_greedy
-from jaxrl.agents.losses import categorical_projection, categorical_td_loss, dqn_targets, td_loss
+from jaxrl.agents.losses import (categorical_double_q_learning_targets, categorical_q_learning_targets,
+                                 categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error, td_loss)
 from jaxrl.agents.networks import make_network, q_values, support
 from jaxrl.agents.optim import make_optimizer
 from jaxrl.agents.types import HParams, Transition, hparams_of
@@ -84,19 +85,21 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
         else:
             discount_t = batch.discount
         if config.distributional:
-            q_t_target = q_values(config, out_t_target)
-            q_t_select = q_values(config, out_t_online) if config.double_dqn else q_t_target
-            a_t = jnp.argmax(jax.lax.stop_gradient(q_t_select), axis=-1)
-            probs_t = jax.nn.softmax(jnp.take_along_axis(out_t_target, a_t[:, None, None], axis=1)[:, 0], axis=-1)
-            target = categorical_projection(support(config), jax.lax.stop_gradient(probs_t), batch.reward,
-                                            discount_t)
+            z = support(config)
+            if config.double_dqn:
+                target = categorical_double_q_learning_targets(z, out_t_target, q_values(config, out_t_online),
+                                                               batch.reward, discount_t)
+            else:
+                target = categorical_q_learning_targets(z, out_t_target, batch.reward, discount_t)
             loss, per_example = categorical_td_loss(out_tm1, batch.action, target, weights=batch.weight)
-            q_tm1 = q_values(config, out_tm1)
-            return loss, {"q_mean": jnp.mean(q_tm1), "priority": per_example}
-        targets = dqn_targets(batch.reward, discount_t, out_t_target, out_t_online, double=config.double_dqn)
-        loss, td_error = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight,
-                                 return_errors=True)
-        return loss, {"q_mean": jnp.mean(out_tm1), "priority": jnp.abs(td_error)}
+            return loss, {"q_mean": jnp.mean(q_values(config, out_tm1)), "priority": per_example}
+        if config.double_dqn:
+            targets = double_q_learning_targets(batch.reward, discount_t, out_t_target, out_t_online)
+        else:
+            targets = q_learning_targets(batch.reward, discount_t, out_t_target)
+        loss = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight)
+        priority = jnp.abs(td_error(out_tm1, batch.action, targets))
+        return loss, {"q_mean": jnp.mean(out_tm1), "priority": priority}
 
     def update(params, target_params, opt_state, batch: Transition):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)

@@ -1,4 +1,4 @@
-"""DQN targets and TD losses, as pure functions (documented in the style of rlax).
+"""DQN targets and TD losses, as pure functions (documented in the style of rlax): one function per target.
 
 Time-indexed names: `q_tm1` are Q-values at s_{t-1} (the state acted in), `a_tm1` the action taken,
 `r_t` the reward received, `discount_t = gamma * (1 - terminated_t)` (truncation is *not* termination:
@@ -15,31 +15,41 @@ import jax.numpy as jnp
 LOSS_KINDS = ("huber", "mse")
 
 
-def dqn_targets(r_t, discount_t, q_t_target, q_t_online=None, *, double=False):
-    """One-step Q-learning targets (Mnih et al. 2015), or Double DQN targets (van Hasselt et al. 2016).
+def q_learning_targets(r_t, discount_t, q_t):
+    """One-step Q-learning targets (Watkins 1989; DQN, Mnih et al. 2015), from the target network.
 
-      vanilla: y = r_t + discount_t * max_a q_t_target[a]
-      double:  y = r_t + discount_t * q_t_target[argmax_a q_t_online[a]]
+      y = r_t + discount_t * max_a q_t[a]
 
     Args:
       r_t: rewards `[B]`.
-      discount_t: `gamma * (1 - terminated_t)`, `[B]`.
-      q_t_target: target-network Q-values at s_t, `[B, A]`.
-      q_t_online: online-network Q-values at s_t, `[B, A]`; required when `double=True`.
-      double: use Double DQN action selection.
+      discount_t: `gamma * (1 - terminated_t)` (or an n-step bootstrap discount), `[B]`.
+      q_t: target-network Q-values at s_t, `[B, A]`.
 
     Returns:
       targets `[B]`, with gradients stopped.
     """
-    chex.assert_rank([r_t, discount_t, q_t_target], [1, 1, 2])
-    if double:
-        if q_t_online is None:
-            raise ValueError("dqn_targets(double=True) needs q_t_online")
-        chex.assert_equal_shape([q_t_online, q_t_target])
-        a_t = jnp.argmax(q_t_online, axis=-1)
-        v_t = jnp.take_along_axis(q_t_target, a_t[:, None], axis=-1)[:, 0]
-    else:
-        v_t = jnp.max(q_t_target, axis=-1)
+    chex.assert_rank([r_t, discount_t, q_t], [1, 1, 2])
+    return jax.lax.stop_gradient(r_t + discount_t * jnp.max(q_t, axis=-1))
+
+
+def double_q_learning_targets(r_t, discount_t, q_t_value, q_t_selector):
+    """Double Q-learning targets (van Hasselt et al. 2016): the online network picks the action, the target
+    network values it.
+
+      y = r_t + discount_t * q_t_value[argmax_a q_t_selector[a]]
+
+    Args:
+      r_t, discount_t: `[B]`.
+      q_t_value: target-network Q-values at s_t, `[B, A]`.
+      q_t_selector: online-network Q-values at s_t, `[B, A]`.
+
+    Returns:
+      targets `[B]`, with gradients stopped.
+    """
+    chex.assert_rank([r_t, discount_t, q_t_value, q_t_selector], [1, 1, 2, 2])
+    chex.assert_equal_shape([q_t_value, q_t_selector])
+    a_t = jnp.argmax(q_t_selector, axis=-1)
+    v_t = jnp.take_along_axis(q_t_value, a_t[:, None], axis=-1)[:, 0]
     return jax.lax.stop_gradient(r_t + discount_t * v_t)
 
 
@@ -50,33 +60,39 @@ def huber(x, delta: float = 1.0):
     return 0.5 * quadratic**2 + delta * (abs_x - quadratic)
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None, return_errors: bool = False):
+def td_error(q_tm1, a_tm1, targets):
+    """TD errors `targets - q_tm1[a_tm1]`, `[B]` (the priorities of prioritized replay are their magnitudes).
+
+    Args:
+      q_tm1: Q-values at s_{t-1}, `[B, A]`; a_tm1: actions taken, integer `[B]`; targets: `[B]`.
+    """
+    chex.assert_rank([q_tm1, a_tm1, targets], [2, 1, 1])
+    chex.assert_type(a_tm1, int)
+    return targets - jnp.take_along_axis(q_tm1, a_tm1[:, None].astype(jnp.int32), axis=-1)[:, 0]
+
+
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None):
     """Mean TD loss over the batch (weighted by importance weights `weights: [B]` if given).
 
-      loss = mean_b L(targets_b - q_tm1[b, a_tm1[b]])
+      loss = mean_b w_b L(targets_b - q_tm1[b, a_tm1[b]])
       huber: L(x) = 0.5 x^2 if |x| <= 1 else |x| - 0.5   (torch.nn.SmoothL1Loss)
       mse:   L(x) = x^2                                   (torch.nn.MSELoss)
 
     Args:
       q_tm1: Q-values at s_{t-1}, `[B, A]`.
       a_tm1: actions taken, integer `[B]`.
-      targets: `[B]`, e.g. from `dqn_targets`.
+      targets: `[B]`, e.g. from `q_learning_targets` or `double_q_learning_targets`.
       kind: "huber" or "mse".
-      weights: optional importance weights `[B]` (prioritized replay): `mean_b w_b L(...)`.
-      return_errors: also return the TD errors `targets - q_tm1[a_tm1]`, `[B]`.
+      weights: optional importance weights `[B]` (prioritized replay).
 
     Returns:
-      scalar loss (and the TD errors with `return_errors`).
+      scalar loss.
     """
-    chex.assert_rank([q_tm1, a_tm1, targets], [2, 1, 1])
-    chex.assert_type(a_tm1, int)
     if kind not in LOSS_KINDS:
         raise ValueError(f"td_loss kind={kind!r}: expected one of {LOSS_KINDS}")
-    q_a = jnp.take_along_axis(q_tm1, a_tm1[:, None].astype(jnp.int32), axis=-1)[:, 0]
-    error = targets - q_a
+    error = td_error(q_tm1, a_tm1, targets)
     per_example = huber(error) if kind == "huber" else jnp.square(error)
-    loss = jnp.mean(per_example) if weights is None else jnp.mean(weights * per_example)
-    return (loss, error) if return_errors else loss
+    return jnp.mean(per_example) if weights is None else jnp.mean(weights * per_example)
 
 
 def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
@@ -129,6 +145,38 @@ def categorical_projection(z, probs_t, r_t, discount_t):
     tz = jnp.clip(r_t[:, None] + discount_t[:, None] * z[None, :], z[0], z[-1])  # [B, N]
     weights = jnp.clip(1.0 - jnp.abs(tz[:, :, None] - z[None, None, :]) / dz, 0.0, 1.0)  # [B, N_i, N_j]
     return jax.lax.stop_gradient(jnp.einsum("bi,bij->bj", probs_t, weights))
+
+
+def _categorical_bootstrap(z, logits_t, a_t, r_t, discount_t):
+    probs_t = jax.nn.softmax(jnp.take_along_axis(logits_t, a_t[:, None, None], axis=1)[:, 0], axis=-1)
+    return categorical_projection(z, jax.lax.stop_gradient(probs_t), r_t, discount_t)
+
+
+def categorical_q_learning_targets(z, logits_t, r_t, discount_t):
+    """C51's target distribution (Bellemare et al. 2017): the target network's distribution for its greedy
+    action (by the mean `sum_j softmax(logits)_j z_j`), shifted by `r_t + discount_t z` and projected onto `z`.
+
+    Args:
+      z: support `[N]`; logits_t: target-network logits at s_t, `[B, A, N]`; r_t, discount_t: `[B]`.
+
+    Returns:
+      target probabilities `[B, N]`, gradients stopped.
+    """
+    chex.assert_rank([z, logits_t, r_t, discount_t], [1, 3, 1, 1])
+    q_t = jnp.sum(jax.nn.softmax(logits_t, axis=-1) * z[None, None, :], axis=-1)
+    return _categorical_bootstrap(z, logits_t, jnp.argmax(jax.lax.stop_gradient(q_t), axis=-1), r_t, discount_t)
+
+
+def categorical_double_q_learning_targets(z, logits_t, q_t_selector, r_t, discount_t):
+    """C51 with double Q-learning (as in Rainbow, Hessel et al. 2018): the online network's mean Q-values
+    `q_t_selector: [B, A]` pick the action, the target network's distribution for it is projected.
+
+    Returns:
+      target probabilities `[B, N]`, gradients stopped.
+    """
+    chex.assert_rank([z, logits_t, q_t_selector, r_t, discount_t], [1, 3, 2, 1, 1])
+    a_t = jnp.argmax(jax.lax.stop_gradient(q_t_selector), axis=-1)
+    return _categorical_bootstrap(z, logits_t, a_t, r_t, discount_t)
 
 
 def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
