@@ -17,13 +17,13 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import FRAMES_PER_STEP
 from jaxrl.host import rundir
+from jaxrl.host.metrics import METRICS_FILE, append_episodes, read_episodes, start_metrics
 
 SOLVED_RETURN = {"Pong-v5": 18.0}
 """The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
 SOLVE_WINDOW = 100
 ACTIONS_FILE = "actions.u8"
-CSV_COLUMNS = {
-    "metrics.csv": ["seed", "step", "return", "length"],
+CSV_COLUMNS = {  # besides metrics.csv (`jaxrl.host.metrics`, the one episode writer)
     "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
     "eval.csv": ["seed", "step", "mean_return", "min_return", "max_return", "games"],
 }
@@ -31,7 +31,7 @@ CSV_COLUMNS = {
 
 def truncate_csvs(out: Path, env_steps: int) -> None:
     """Drop rows logged after the checkpoint at `env_steps` (they will be produced again)."""
-    for name in CSV_COLUMNS:
+    for name in (METRICS_FILE, *CSV_COLUMNS):
         rundir.truncate_csv(out / name, env_steps)
 
 
@@ -43,6 +43,8 @@ class AtariLog:
 
         self.out, self.config = out, config
         self.files, self.writers = {}, {}
+        if not (out / METRICS_FILE).is_file():
+            start_metrics(out / METRICS_FILE)
         for name, columns in CSV_COLUMNS.items():
             path = out / name
             new = not path.is_file()
@@ -53,20 +55,16 @@ class AtariLog:
                 self.files[name].flush()
         self.returns = [[] for _ in range(config.num_seeds)]
         self.steps = [[] for _ in range(config.num_seeds)]
-        for seed, step, ret in self._previous_episodes():
-            self.returns[seed].append(ret)
-            self.steps[seed].append(step)
+        previous = read_episodes(out / METRICS_FILE)
+        for seed, step, ret in zip(previous["seed"], previous["step"], previous["return"]):
+            self.returns[seed].append(float(ret))
+            self.steps[seed].append(int(step))
         self.solved = [None] * config.num_seeds
         self.diverged = set()
         self.last = {"loss": float("nan"), "sps": 0.0}
         self.tb = SummaryWriter(str(out / rundir.TB_DIR))
         self.actions = open(out / ACTIONS_FILE, "ab")
         self.sps = []
-
-    def _previous_episodes(self):
-        with open(self.out / "metrics.csv", newline="") as f:
-            for row in list(csv.DictReader(f)):
-                yield int(row["seed"]), int(row["step"]), float(row["return"])
 
     def chunk(self, start_iteration: int, m: dict, seconds: float, total_seconds: float) -> None:
         cfg = self.config
@@ -77,8 +75,8 @@ class AtariLog:
         steps = (start_iteration + t[order] + 1) * cfg.num_envs
         rets = np.asarray(m["episode_return"])[done][order]
         lens = np.asarray(m["episode_length"])[done][order]
-        for s, step, r, length in zip(seed[order], steps, rets, lens):
-            self.writers["metrics.csv"].writerow([int(s), int(step), float(r), int(length)])
+        append_episodes(self.out / METRICS_FILE, {"seed": seed[order], "step": steps, "return": rets, "length": lens})
+        for s, step, r in zip(seed[order], steps, rets):
             self.returns[s].append(float(r))
             self.steps[s].append(int(step))
             self.tb.add_scalar(f"seed_{s}/episode_return", float(r), int(step))

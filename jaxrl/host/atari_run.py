@@ -36,6 +36,7 @@ from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, diver
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
 from jaxrl.host.atari_log import ACTIONS_FILE, SOLVE_WINDOW, AtariLog, truncate_csvs
+from jaxrl.host.progress import ProgressBar
 from jaxrl.host.evaluate import evaluate, make_act, write_video
 
 
@@ -85,7 +86,7 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     act = make_act(learner.network, config)
     stop = StopFlag()
     iteration, run_seconds = start, 0.0
-    with stop, _progress_bar(progress, config.total_steps, start * num_envs) as bar:
+    with stop, ProgressBar(config.total_steps, enabled=progress, done=start * num_envs) as bar:
         while iteration < total_iterations:
             t = time.perf_counter()
             if config.loop == "xla":
@@ -183,23 +184,6 @@ def _restore(out: Path, config, state, learner):
     if not has_buffer:
         restored = restored.replace(buffer_state=state.buffer_state)
     return restored, meta
-
-
-def _progress_bar(enabled: bool, total: int, done: int):
-    from contextlib import contextmanager
-
-    @contextmanager
-    def bar():
-        if not enabled:
-            yield lambda steps, text: None
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        with Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("env steps/seed"),
-                      TimeElapsedColumn(), TextColumn("{task.description}")) as p:
-            task = p.add_task("", total=total, completed=done)
-            yield lambda steps, text: p.update(task, completed=steps, description=text)
-
-    return bar()
 
 
 def _null_console():

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrl.host.metrics import METRICS_FILE, write_episodes  # noqa: E402  (the one metrics writer)
+
 CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 PARAMS_FILE = "params.msgpack"
 CURVES_FILE = "learning_curves.png"
@@ -85,10 +86,7 @@ def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, result.config, preset=preset, env_info=env_info)
     ep = result.episodes
-    with open(out / METRICS_FILE, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["seed", "step", "return", "length"])
-        w.writerows(zip(ep["seed"].tolist(), ep["step"].tolist(), ep["return"].tolist(), ep["length"].tolist()))
+    write_episodes(out / METRICS_FILE, ep)
     write_json(out / SUMMARY_FILE, summary)
     (out / PARAMS_FILE).write_bytes(serialization.to_bytes(result.params))
     write_tensorboard(out / TB_DIR, result)

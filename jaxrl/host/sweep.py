@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from contextlib import nullcontext
 from typing import Any, Optional
@@ -12,6 +11,8 @@ import jax
 import numpy as np
 
 from jaxrl.config import DQNConfig
+from jaxrl.host.metrics import append_episodes, read_episodes, start_metrics
+from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
 from jaxrl.runners.gymnax import compiler_options, make_train, make_train_parts
@@ -41,36 +42,6 @@ class SweepResult:
         return self.config.sweep_size * steps / self.run_seconds
 
 
-class _Progress:
-    """A rich progress bar fed by `jax.debug.callback` (called once per seed, in any order)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.done = total, enabled, 0
-        self._lock = threading.Lock()
-        self._bar = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            self._bar = Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("env steps/seed"), TimeElapsedColumn(), TimeRemainingColumn())
-            self._bar.start()
-            self._task = self._bar.add_task("train", total=self.total)
-        return self
-
-    def __call__(self, env_steps):
-        with self._lock:
-            self.done = max(self.done, int(np.max(env_steps)))
-            if self._bar is not None:
-                self._bar.update(self._task, completed=self.done)
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.update(self._task, completed=self.total if exc[0] is None else self.done)
-            self._bar.stop()
-
-
 def _sweep_program(train, config: DQNConfig, sharding):
     """`(jitted vmapped train, its sharded inputs, N)`: keys (and traced hyperparameters with a grid), padded
     and laid out over the devices. Without a grid the hyperparameters stay compile-time constants."""
@@ -86,7 +57,7 @@ def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> Swee
     """Train `config.sweep_size` agents (grid points x seeds) in one jitted, vmapped program, sharded over the
     visible devices; compile time is timed apart."""
     config.validate()
-    bar = _Progress(config.total_steps, enabled=progress)
+    bar = ProgressBar(config.total_steps, enabled=progress)
     train = make_train(config, progress_callback=bar)
     program, inputs, n = _sweep_program(train, config, sweep_sharding())
     status = console.status("compiling ...") if console is not None else nullcontext()
@@ -173,7 +144,6 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
     `resume=True` continues from `out_dir/checkpoint.msgpack`. Everything is pure JAX, so a resumed run is
     bit-identical to an uninterrupted one on CPU. (One chunk boundary can change XLA's fusion decisions
     compared with the single-program `run_sweep`, so the two drivers need not agree bit for bit.)"""
-    import csv
     from pathlib import Path
 
     from jaxrl import __version__
@@ -209,12 +179,11 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
         state, warm = start(keys, hps)
         warm = unshard(warm, n_sweep)
         done = 0
-        with open(metrics_path, "w", newline="") as f:
-            csv.writer(f).writerow(["seed", "step", "return", "length"])
-        _append_episodes(metrics_path, episodes_from_metrics(warm, config.num_envs))
+        start_metrics(metrics_path)
+        append_episodes(metrics_path, episodes_from_metrics(warm, config.num_envs))
     compile_seconds = time.perf_counter() - t0
     losses, run_seconds, first_block, seen = [], 0.0, done, set()
-    bar = _Progress(config.total_steps, enabled=progress)
+    bar = ProgressBar(config.total_steps, enabled=progress)
     with StopFlag() as stop, bar:
         while done < config.num_blocks:
             n = min(per_chunk, config.num_blocks - done)
@@ -223,7 +192,7 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
             env_m, upd_m = unshard((env_m, upd_m), n_sweep)
             run_seconds += time.perf_counter() - t
             flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
-            _append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(done)))
+            append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(done)))
             losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
             done += n
             bar(np.asarray(steps_of(done)))
@@ -239,29 +208,10 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
             if stop.requested and done < config.num_blocks:
                 raise Interrupted(f"interrupted at env step {steps_of(done):,} per seed; checkpoint written: resume "
                                   f"with `jaxrl train --resume {out}`")
-    episodes = _read_episodes(metrics_path)
+    episodes = read_episodes(metrics_path)
     result = SweepResult(config=config, episodes=episodes, losses=np.concatenate(losses, axis=1) if losses else
                          np.zeros((n_sweep, 0)), params=unshard(state.params, n_sweep),
                          compile_seconds=compile_seconds, run_seconds=max(run_seconds, 1e-9),
                          steps_run=(done - first_block) * config.steps_per_block,
                          diverged_at=unshard(state.diverged_at, n_sweep))
     return result
-
-
-def _append_episodes(path, episodes: dict) -> None:
-    import csv
-    with open(path, "a", newline="") as f:
-        csv.writer(f).writerows(zip(episodes["seed"].tolist(), episodes["step"].tolist(),
-                                    episodes["return"].tolist(), episodes["length"].tolist()))
-        f.flush()
-
-
-def _read_episodes(path) -> dict:
-    import csv
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    rows.sort(key=lambda r: (int(r["seed"]), int(r["step"])))
-    return {"seed": np.array([int(r["seed"]) for r in rows], np.int64),
-            "step": np.array([int(r["step"]) for r in rows], np.int64),
-            "return": np.array([float(r["return"]) for r in rows]),
-            "length": np.array([int(r["length"]) for r in rows], np.int64)}
