@@ -121,14 +121,10 @@ class AtariLog:
 
     def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval) -> dict:
         cfg = self.config
-        per_seed = []
-        for s, r in enumerate(self.returns):
-            rolling = rundir.rolling_mean(np.asarray(r), SOLVE_WINDOW)
-            per_seed.append({
-                "seed_index": s, "episodes": len(r),
-                "final_mean_return": float(np.mean(r[-SOLVE_WINDOW:])) if r else None,
-                "best_mean_return": float(rolling.max()) if len(rolling) else None,
-                "solved": self.solved[s], "final_eval_returns": [float(x) for x in np.asarray(final_eval)[s]]})
+        from jaxrl.host.summary import per_seed_summary
+        per_seed = per_seed_summary(self.returns, SOLVE_WINDOW)
+        for s, seed in enumerate(per_seed):
+            seed.update(solved=self.solved[s], final_eval_returns=[float(x) for x in np.asarray(final_eval)[s]])
         return {
             "diverged_seeds": sorted(self.diverged),
             "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,

@@ -1,6 +1,25 @@
-"""The closing lines of a gymnax run: the per-seed table, the per-grid-point table and the aggregate line."""
+"""Per-seed summaries (one definition for gymnax and Atari runs) and the closing lines of a gymnax run: the
+per-seed table, the per-grid-point table and the aggregate line."""
 
 from __future__ import annotations
+
+import numpy as np
+
+from jaxrl.host.rundir import rolling_mean
+
+
+def per_seed_summary(returns, window: int) -> list[dict]:
+    """For each seed's episode returns (in order): `seed_index`, `episodes`, `final_mean_return` (mean of the
+    last `window` episodes) and `best_mean_return` (the best `window`-episode rolling mean); None without
+    episodes."""
+    out = []
+    for s, r in enumerate(returns):
+        r = np.asarray(r, np.float64)
+        rolling = rolling_mean(r, window)
+        out.append({"seed_index": s, "episodes": int(len(r)),
+                    "final_mean_return": float(r[-window:].mean()) if len(r) else None,
+                    "best_mean_return": float(rolling.max()) if len(rolling) else None})
+    return out
 
 
 def print_summary(summary: dict, console) -> None:

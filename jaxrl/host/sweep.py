@@ -95,19 +95,15 @@ def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
 
 def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[float] = None) -> dict:
     """Per-seed final mean return (last `window` episodes) and best `window`-episode mean, plus timings."""
-    seeds = []
+    from jaxrl.host.summary import per_seed_summary
     labels = sweep_labels(result.config)
-    for s, r in enumerate(per_seed_returns(result.episodes, result.config.sweep_size)):
-        means = rolling_mean(r, window)
-        seeds.append({
-            "seed_index": s, **({"grid_point": labels[s]} if result.config.grid else {}),
-            "episodes": int(len(r)),
-            "final_mean_return": float(r[-window:].mean()) if len(r) else None,
-            "best_mean_return": float(means.max()) if len(means) else None,
-            "final_loss": float(result.losses[s, -100:].mean()) if result.losses.size else None,
-            "diverged_at_env_step": (int(result.diverged_at[s]) if result.diverged_at is not None
-                                     and result.diverged_at[s] >= 0 else None),
-        })
+    seeds = per_seed_summary(per_seed_returns(result.episodes, result.config.sweep_size), window)
+    for s, seed in enumerate(seeds):
+        if result.config.grid:
+            seed["grid_point"] = labels[s]
+        seed["final_loss"] = float(result.losses[s, -100:].mean()) if result.losses.size else None
+        seed["diverged_at_env_step"] = (int(result.diverged_at[s]) if result.diverged_at is not None
+                                        and result.diverged_at[s] >= 0 else None)
     finals = [s["final_mean_return"] for s in seeds if s["final_mean_return"] is not None]
     summary = {
         "window_episodes": window,
