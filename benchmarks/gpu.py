@@ -73,9 +73,10 @@ def machine(doctor_info: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- measurements
-def measure(s: dict, t0: float, save=lambda measurements: None) -> list[dict]:
+def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = True) -> list[dict]:
     """CNN updates, Pong SPS and the CartPole sweep (each part's errors recorded, not fatal); `save` is called
-    with everything so far after each part, so a call cut short keeps what it measured."""
+    with everything so far after each part, so a call cut short keeps what it measured. Without `xla_ok` (the
+    doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call."""
     from benchmarks import suite
     from benchmarks.pong import bench_pong_sps
     device = torch_device()
@@ -83,7 +84,8 @@ def measure(s: dict, t0: float, save=lambda measurements: None) -> list[dict]:
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
-                                            threads=os.cpu_count(), torch_device=device)),
+                                            threads=os.cpu_count(), torch_device=device,
+                                            loops=("host", "xla") if xla_ok else ("host",))),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
     ]
@@ -249,7 +251,7 @@ def main(argv=None) -> int:
             doc.update(measurements=measurements, measure_seconds=time.perf_counter() - t0)
             results_path.write_text(json.dumps(doc, indent=2) + "\n")
 
-        measure(s, t0, save)
+        measure(s, t0, save, xla_ok=bool(info["env_xla_probe"].get("ok")))
 
     calls_path = args.run_dir / "protocol-calls.json"
     calls = json.loads(calls_path.read_text()) if args.resume and calls_path.exists() else []
@@ -257,7 +259,8 @@ def main(argv=None) -> int:
         import shutil
         shutil.rmtree(args.run_dir)
     budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
-    call = run_pong(args.run_dir, budget, args.resume, s["pong_args"], t0)
+    pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"])
+    call = run_pong(args.run_dir, budget, args.resume, pong_args, t0)
     calls.append(call)
     if args.run_dir.exists():
         calls_path.write_text(json.dumps(calls) + "\n")

@@ -77,14 +77,13 @@ def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int, device
 
 
 def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
-                   torch_device: str | None = "cpu") -> list[Measurement]:
-    """Both jaxrl loops and (unless `torch_device` is None) torch_reference on `torch_device`."""
+                   torch_device: str | None = "cpu", loops=("host", "xla")) -> list[Measurement]:
+    """The jaxrl `loops` and (unless `torch_device` is None) torch_reference on `torch_device`."""
     out = []
     for seeds in seed_counts:
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
                   iterations * repeats}
-        runs = [("jaxrl", "host", lambda: _jaxrl_rates("host", seeds, iterations, repeats)),
-                ("jaxrl", "xla", lambda: _jaxrl_rates("xla", seeds, iterations, repeats))]
+        runs = [("jaxrl", loop, lambda loop=loop: _jaxrl_rates(loop, seeds, iterations, repeats)) for loop in loops]
         if torch_device is not None:
             runs.append(("torch", "host", lambda: _torch_rates(seeds, iterations, repeats, threads, torch_device)))
         for impl, loop, rates in runs:
