@@ -198,3 +198,15 @@ def test_categorical_targets_pick_the_action_then_project():
     double = categorical_double_q_learning_targets(z, logits, jnp.array([[0.0, 1.0]]), r, discount)
     np.testing.assert_allclose(double, categorical_projection(z, probs[:, 1], r, discount), atol=1e-6)
     np.testing.assert_allclose(double, [[1.0, 0.0, 0.0]], atol=1e-3)
+
+
+def test_sum_tree_repeated_index_last_value_wins():
+    """Duplicates in one `set_values` call: the last value of each index is stored, jitted or not, whatever order
+    XLA's scatter applies them in; the sums follow."""
+    from jaxrl.replay import sumtree as per
+    np.testing.assert_array_equal(per.last_wins(jnp.array([3, 5, 3, 3, 0]), jnp.array([1.0, 2.0, 7.0, 4.0, 0.5])),
+                                  [4.0, 2.0, 4.0, 4.0, 0.5])  # what the scatter receives: duplicates agree
+    for set_values in (per.set_values, jax.jit(per.set_values)):
+        tree = set_values(per.init(8), jnp.array([3, 5, 3, 3, 0]), jnp.array([1.0, 2.0, 7.0, 4.0, 0.5]))
+        np.testing.assert_allclose(np.asarray(per.leaf_values(tree, 8)), [0.5, 0, 0, 4.0, 0, 2.0, 0, 0])
+        assert float(per.total(tree)) == pytest.approx(6.5)

@@ -61,7 +61,7 @@ def categorical_projection(z, probs_t, r_t, discount_t):
     dz = (v_max - v_min) / (n - 1)
     with torch.no_grad():
         tz = (r_t[:, None] + discount_t[:, None] * z[None, :]).clamp(v_min, v_max)
-        b = (tz - v_min) / dz
+        b = ((tz - v_min) / dz).clamp(0, n - 1)  # float32 rounding can put b a hair past the last atom
         lower, upper = b.floor().long(), b.ceil().long()
         m = torch.zeros_like(probs_t)
         same = lower == upper  # b landed exactly on an atom: all of it goes there

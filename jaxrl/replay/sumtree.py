@@ -44,9 +44,18 @@ def get_values(tree: SumTree, indices):
     return tree.nodes[tree.nodes.shape[0] // 2 + indices]
 
 
+def last_wins(indices, values):
+    """`values [K]` with every entry replaced by the value of the last entry with the same index (`indices [K]`),
+    so that a scatter of duplicates stores the last value in any order."""
+    same = indices[:, None] == indices[None, :]  # [K, K]
+    return values[jnp.max(jnp.where(same, jnp.arange(indices.shape[0])[None, :], -1), axis=1)]
+
+
 def set_values(tree: SumTree, indices, values) -> SumTree:
     """Set the leaves of `indices: [K]` to `values: [K]` (already raised to alpha) and fix the sums. If an index
-    repeats, its last value wins."""
+    repeats, its last value wins: every duplicate is given that value before the scatter, since XLA's scatter
+    does not promise an order among duplicate indices."""
+    values = last_wins(indices, values)
     n_leaves = tree.nodes.shape[0] // 2
     depth = n_leaves.bit_length() - 1
     nodes = tree.nodes.at[n_leaves + indices].set(values)
