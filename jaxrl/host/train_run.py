@@ -44,9 +44,7 @@ def train(config: DQNConfig, opts) -> int:
     from rich.console import Console
 
     from jaxrl.host import rundir
-    from jaxrl.host.sweep import run_sweep, summarize
-
-    from jaxrl.host.sweep import run_checkpointed
+    from jaxrl.host.sweep import run_checkpointed, run_sweep, summarize
 
     console = Console(stderr=True)
     out_dir = _run_dir(opts, rundir)

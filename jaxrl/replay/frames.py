@@ -58,6 +58,7 @@ class FrameBuffer(NamedTuple):
     columns: Callable  # state -> (reward, terminated, truncated) as stored, each [R * E]
     window_starts: Callable  # (state, n_step, stride) -> [R * E] bool: slots that start an n-step window
     starts_at: Callable  # (state, slots [K], n_step, stride) -> [K] bool: the same at some slots
+    count_starts: Callable  # (state, n_step, stride) -> int32: how many slots start a window
     uniform_starts: Callable  # (state, key, batch, n_step, stride) -> [batch] window-start slots, uniformly
     refresh: Callable  # (state, n_step, stride) -> (slots [K], fresh [K]): slots whose validity the last add changed
     capacity: int
@@ -151,6 +152,9 @@ def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, sta
     def window_starts(state: FrameBufferState, n_step: int, stride: int = num_envs):
         return starts_at(state, jnp.arange(capacity_slots), n_step, stride)
 
+    def count_starts(state: FrameBufferState, n_step: int, stride: int = num_envs):
+        return jnp.sum(window_starts(state, n_step))
+
     def uniform_starts(state: FrameBufferState, key, batch: int, n_step: int, stride: int = num_envs):
         mask = window_starts(state, n_step).astype(jnp.float32)
         return jax.random.choice(key, capacity_slots, (batch,), p=mask / jnp.maximum(mask.sum(), 1))
@@ -168,5 +172,5 @@ def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, sta
         return slots, fresh.reshape(-1)
 
     return FrameBuffer(init, add, get, get_at, valid_mask, sample, columns, window_starts, starts_at,
-                       uniform_starts, refresh, capacity_slots, rows, num_envs, stack, sample_batch_size,
+                       count_starts, uniform_starts, refresh, capacity_slots, rows, num_envs, stack, sample_batch_size,
                        bytes_per_row)

@@ -39,6 +39,7 @@ class Buffer(NamedTuple):
     columns: Callable  # state -> (reward, terminated, truncated) as stored, each [capacity] (truncated may be None)
     window_starts: Callable  # (state, n_step, stride) -> [capacity] bool
     starts_at: Callable  # (state, slots [K], n_step, stride) -> [K] bool
+    count_starts: Callable  # (state, n_step, stride) -> int32: how many slots start a window
     uniform_starts: Callable  # (state, key, batch, n_step, stride) -> [batch] window-start slots
     refresh: Callable  # (state, n_step, stride) -> (slots [K], fresh [K]): slots whose validity the last add changed
     capacity: int
@@ -114,6 +115,9 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
     def window_starts(state: BufferState, n_step: int, stride: int):
         return starts_at(state, jnp.arange(capacity), n_step, stride)
 
+    def count_starts(state: BufferState, n_step: int, stride: int):
+        return jnp.maximum(state.size - (n_step - 1) * stride, 0)
+
     def uniform_starts(state: BufferState, key, batch: int, n_step: int, stride: int):
         lag = (n_step - 1) * stride
         ages = lag + jax.random.randint(key, (batch,), 0, jnp.maximum(state.size - lag, 1))
@@ -127,8 +131,8 @@ def make_buffer(capacity: int, example: Any, *, sample_batch_size: int = 32, min
             ages = jnp.concatenate([ages, (n_step - 1) * stride + jnp.arange(stride)])
         return (state.position - 1 - ages) % capacity, ages < stride
 
-    return Buffer(init, add, sample, can_sample, get, columns, window_starts, starts_at, uniform_starts, refresh,
-                  capacity, sample_batch_size)
+    return Buffer(init, add, sample, can_sample, get, columns, window_starts, starts_at, count_starts,
+                  uniform_starts, refresh, capacity, sample_batch_size)
 
 
 def _leading_dim(batch, example) -> int:

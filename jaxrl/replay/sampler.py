@@ -76,7 +76,7 @@ def make_sampler(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioriti
                 return buffer.sample(state, key), None
             return gather(state, buffer.uniform_starts(state, key, batch_size, n_step, num_envs), None), None
         slots, probs = per.sample(priorities, key, batch_size)
-        count = jnp.sum(buffer.window_starts(state, n_step, num_envs))
+        count = buffer.count_starts(state, n_step, num_envs)
         weight = per.importance_weights(probs, jnp.maximum(count, 1), beta)
         return gather(state, slots, weight), slots
 
