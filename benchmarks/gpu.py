@@ -39,7 +39,9 @@ import sys
 import time
 from pathlib import Path
 
-SOLVED_MEAN, SOLVE_WINDOW = 18.0, 100  # the course's "solved": mean > 18 over the last 100 games
+from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
+
+SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
 FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200,
         "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4,

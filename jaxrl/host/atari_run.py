@@ -40,7 +40,6 @@ from jaxrl.host.progress import ProgressBar
 from jaxrl.host.evaluate import evaluate, make_act, write_video
 
 
-
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
               preset: str | None = None) -> dict:
     """Train `config.num_seeds` agents on an envpool Atari env; returns the summary (also in summary.json)."""
