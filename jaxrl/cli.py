@@ -15,12 +15,26 @@ from pathlib import Path
 from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
+EXIT_IO = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with jaxrl's error contract: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        _usage_error(message)
+
+
+def _out_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: name a directory")
+    return Path(text)
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jaxrl train", add_help=False)
+    p = _Parser(prog="jaxrl train", add_help=False, allow_abbrev=False)
     p.add_argument("--preset", default="cartpole")
-    p.add_argument("--out-dir", type=Path, default=None)
+    p.add_argument("--out-dir", type=_out_dir, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--resume", type=Path, default=None)
@@ -42,11 +56,11 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
                      (default: one per core, at most one per agent; 1 = off). XLA runs one device's program
                      mostly on one core, so on 2 cores this about doubles a sweep's steps/s.
   --distributed      call jax.distributed.initialize() first (multi-host; coordinator from the cluster env)
-  --resume DIR       continue a stopped run (envpool, or gymnax with --checkpoint-frequency) from
+  --resume DIR       continue a stopped run (Ctrl-C, SIGTERM, a kill after a periodic checkpoint) from
                      DIR/checkpoint.msgpack with DIR's own config (no other config flags allowed)
   --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
                      jitted lax.scan chunks (default for preset pong: xla)
-  --no-progress      no progress bar
+  --no-progress      no progress bar (off a terminal: a plain line every 30 s)
   --FIELD VALUE      any DQNConfig field, hyphenated, overriding the preset (listed below)
 """
 
@@ -78,7 +92,13 @@ def _config_from_flags(cls, default, args, prog: str, description: str, show_hel
     import contextlib
     import io
 
+    import dataclasses
+
     import tyro
+    switches = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(cls) if f.type == "bool"}
+    for flag, value in zip(args, args[1:]):
+        if flag in switches and not value.startswith("-"):
+            _usage_error(f"{flag} is an on/off flag: write {flag} or --no-{flag[2:]} (without {value!r})")
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured) if not show_help else contextlib.nullcontext():
@@ -124,13 +144,11 @@ def cmd_train(argv) -> int:
         return train_run.train(config, opts)
     except train_run.UsageError as e:
         _usage_error(str(e))
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with jaxrl's error contract: one line on stderr, exit status 2."""
-
-    def error(self, message):
-        _usage_error(message)
+    except OSError as e:  # a full disk, a directory made read-only mid-run, a file size limit
+        where = f" {e.filename}" if e.filename else ""
+        print(f"jaxrl: error: writing the run's files failed{where}: {e.strerror or e}; the run stopped (`jaxrl train --resume DIR` "
+              "continues it from its last checkpoint, if it has one)", file=sys.stderr)
+        return EXIT_IO
 
 
 TABULAR_HELP = """\
@@ -146,9 +164,9 @@ TABULAR_ALIASES = {"--map": "--map-name", "--alpha": "--alphas", "--gamma": "--g
 
 def cmd_tabular(argv) -> int:
     """Every `TabularConfig` field is a flag (tyro), as for `jaxrl train`; `--env` and `--out-dir` besides."""
-    pre = argparse.ArgumentParser(prog="jaxrl tabular", add_help=False, allow_abbrev=False)
+    pre = _Parser(prog="jaxrl tabular", add_help=False, allow_abbrev=False)
     pre.add_argument("--env", default="FrozenLake-v1")
-    pre.add_argument("--out-dir", type=Path, default=None)
+    pre.add_argument("--out-dir", type=_out_dir, default=None)
     pre.add_argument("-h", "--help", action="store_true")
     opts, rest = pre.parse_known_args(argv)
     if opts.help:
@@ -169,10 +187,10 @@ def cmd_tabular(argv) -> int:
     from jaxrl.host import rundir
     from jaxrl.host.tabular_run import run_tabular_command
     console = Console(stderr=True)
-    from jaxrl.host.train_run import UsageError, make_out_dir
     try:
-        out_dir = make_out_dir(opts.out_dir or rundir.default_run_dir("frozenlake"))
-    except UsageError as e:
+        out_dir = rundir.claim_run_dir(opts.out_dir, "frozenlake", {"kind": "tabular", "config": config.to_dict(),
+                                                                     "versions": rundir.versions()})
+    except rundir.RunDirTaken as e:
         _usage_error(str(e))
     run_tabular_command(config, out_dir, console)
     return 0
@@ -200,9 +218,13 @@ COMMANDS = {"train": cmd_train, "tabular": cmd_tabular, "doctor": cmd_doctor}
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--version":
+        from jaxrl import __version__
+        print(f"jaxrl {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: jaxrl {train,tabular,doctor} [options]   (jaxrl train --help, jaxrl tabular --help, "
-              "jaxrl doctor --help)")
+              "jaxrl doctor --help, jaxrl --version)")
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

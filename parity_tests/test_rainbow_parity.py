@@ -102,19 +102,24 @@ def test_per_sampling_distributions_agree():
     assert chisquare(jc, tc * jc.sum() / tc.sum()).pvalue > 1e-3
 
 
-def test_wrong_projection_is_detected():
-    """Dropping the 'exactly on an atom' case (a classic Algorithm-1 bug) loses mass: the check catches it."""
-    z = torch.linspace(-2, 2, 5)
-    probs = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0]])
-    r, d = torch.tensor([0.0]), torch.tensor([1.0])
-    b = ((r[:, None] + d[:, None] * z).clamp(-2, 2) + 2) / 1.0
-    lower, upper = b.floor().long(), b.ceil().long()
-    buggy = torch.zeros_like(probs)
-    buggy.scatter_add_(1, lower, probs * (upper.float() - b))
-    buggy.scatter_add_(1, upper, probs * (b - lower.float()))
-    good = jl.categorical_projection(jnp.asarray(z.numpy()), jnp.asarray(probs.numpy()), jnp.asarray(r.numpy()),
-                                     jnp.asarray(d.numpy()))
-    assert rel_err(buggy.numpy(), np.asarray(good)) > 0.5
+@pytest.mark.parametrize("r,d", [(0.0, 1.0), (1.0, 1.0), (-3.0, 0.0), (2.0, 0.0)])
+def test_projection_on_atoms_is_exact_in_both(r, d):
+    """Targets that land exactly on atoms (b integral: the classic Algorithm-1 bug drops their mass, since
+    floor(b) = ceil(b) gives both neighbours weight 0). Each library's own projection must move every atom's
+    mass whole: r=0, d=1 is the identity; r=1 shifts by one atom (the top atom's mass piles on v_max); d=0 puts
+    everything on the atom at r. A projection with the bug fails each case by a whole atom's mass."""
+    z = np.linspace(-4.0, 4.0, 9).astype(np.float32)  # dz = 1: r and d*z land on atoms
+    probs = np.random.default_rng(0).dirichlet(np.ones(9), size=3).astype(np.float32)
+    target = np.clip(r + d * z, -4.0, 4.0)
+    expected = np.zeros_like(probs)
+    for i, t in enumerate(target):
+        expected[:, int(round(t + 4.0))] += probs[:, i]
+    rr, dd = np.full(3, r, np.float32), np.full(3, d, np.float32)
+    jax_m = np.asarray(jl.categorical_projection(jnp.asarray(z), jnp.asarray(probs), jnp.asarray(rr), jnp.asarray(dd)))
+    torch_m = tl.categorical_projection(torch.as_tensor(z), torch.as_tensor(probs), torch.as_tensor(rr),
+                                        torch.as_tensor(dd)).numpy()
+    np.testing.assert_allclose(jax_m, expected, atol=1e-6)
+    np.testing.assert_allclose(torch_m, expected, atol=1e-6)
 
 
 RAINBOW_VARIANTS = [(dist, duel, double) for dist in (False, True) for duel in (False, True) for double in (False, True)]

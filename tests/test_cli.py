@@ -62,7 +62,7 @@ def test_load_policy_acts_in_a_fresh_env(run_dir):
     (["train", "--learning-starts", "200000"], "DQNConfig.learning_starts"),
     (["train", "--loss", "l1"], "DQNConfig.loss"),
     (["train", "--no-such-flag", "1"], ""),
-    (["train", "--env-id", "NotAnEnv-v0"], "not a gymnax environment"),
+    (["train", "--env-id", "NotAnEnv-v0"], "nor an envpool Atari game (e.g. Pong-v5"),
     (["train", "--preset", "pong", "--total-steps", "1234"], "expected < total_steps (1234)"),
     (["fly"], "unknown command"),
 ])

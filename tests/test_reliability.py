@@ -133,7 +133,7 @@ def test_divergence_stops_the_run_with_the_step(tmp_path, capsys, chunked):
 
 BAD = [
     # unknown names
-    (["--env-id", "NoSuchEnv-v0"], "not a gymnax environment"),
+    (["--env-id", "NoSuchEnv-v0"], "nor an envpool Atari game"),
     (["--env-id", "Breakout-MinAtar", "--network", "cnn"], "at least 36x36, got (10, 10, 4)"),
     (["--preset", "nope"], "unknown preset"),
     (["--bogus-flag", "1"], "Unrecognized options"),
@@ -178,13 +178,34 @@ BAD = [
     # types / syntax
     (["--batch-size", "abc"], "Error parsing --batch-size"),
     (["--gamma"], "Missing value for argument '--gamma'"),
-    (["--double-dqn", "yes"], "Unrecognized options"),
+    (["--double-dqn", "yes"], "--double-dqn is an on/off flag: write --double-dqn or --no-double-dqn"),
     (["--window", "0"], "--window=0"),
     (["--cpu-devices", "-1"], "--cpu-devices=-1"),
     # envpool-only constraints
     (["--preset", "pong", "--log-frequency", "333"], "a multiple of log_frequency (333)"),
     (["--preset", "pong", "--eval-frequency", "12345"], "DQNConfig.eval_frequency"),
+    (["--window", "abc"], "argument --window: invalid int value: 'abc'"),
+    (["--double-dqn", "maybe"], "--double-dqn is an on/off flag"),
+    # non-finite and out-of-range numbers (int32 inside the compiled program)
+    (["--v-min", "nan", "--distributional"], "DQNConfig.v_min=nan is invalid: expected a finite number"),
+    (["--v-max", "inf", "--distributional"], "DQNConfig.v_max=inf is invalid: expected a finite number"),
+    (["--per-eps", "inf", "--prioritized"], "DQNConfig.per_eps=inf is invalid: expected a finite number"),
+    (["--per-alpha", "nan", "--prioritized"], "DQNConfig.per_alpha=nan is invalid: expected a finite number"),
+    (["--buffer-size", "3000000000"], "DQNConfig.buffer_size=3000000000 is invalid: expected at most 2,147,483,647"),
+    (["--seed", "-1"], "DQNConfig.seed=-1 is invalid"),
+    (["--seed", str(2**64)], "DQNConfig.seed="),
+    # envs DQN cannot train, and ids from the wrong family
+    (["--env-id", "Pendulum-v1"], "continuous action space"),
+    (["--env-id", "Pong-v4"], "nor an envpool Atari game (e.g. Pong-v5"),
+    # a run that cannot fit: refused with the number before compiling
+    (["--num-seeds", "64", "--buffer-size", "100000000"], "of state, mostly the replay buffer"),
+    # Pong's periods: the message names the flag to change
+    (["--preset", "pong", "--total-steps", "25000"], "pass --log-frequency 5000"),
+    (["--preset", "pong", "--num-envs", "3"], "or pick --num-envs among 1, 2, 4"),
+    # multi-host without a cluster
+    (["--distributed"], "--distributed: no cluster found"),
     # conflicting flags and bad directories
+    (["--out-dir", ""], "argument --out-dir: empty: name a directory"),
     (["--resume", "{existing}", "--learning-rate", "0.1"], "drop --learning-rate 0.1"),
     (["--resume", "{existing}", "--out-dir", "{new}"], "drop --out-dir"),
     (["--resume", "{missing}"], "not a jaxrl run directory"),

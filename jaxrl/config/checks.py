@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+
+INT32_MAX = 2**31 - 1  # counters, slots and steps are int32 inside the compiled programs
 
 
 def fail(name, value, accepted, owner: str = "DQNConfig"):
@@ -19,6 +22,10 @@ def check_type(cfg):
             fail(f.name, value, f"a {f.type}, not a bool", type(cfg).__name__)
         if not isinstance(value, expected):
             fail(f.name, value, f"a {f.type}", type(cfg).__name__)
+        if f.type == "float" and not math.isfinite(value):
+            fail(f.name, value, "a finite number", type(cfg).__name__)
+        if f.type == "int" and abs(value) > INT32_MAX and f.name != "seed":
+            fail(f.name, value, f"at most {INT32_MAX:,} (an int32 inside the compiled program)", type(cfg).__name__)
 
 
 def positive_int(cfg, *names):

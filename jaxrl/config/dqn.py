@@ -203,6 +203,8 @@ class DQNConfig:
         check_type(self)
         positive_int(self, "num_seeds", "num_envs", "total_steps", "train_frequency", "buffer_size",
                       "batch_size", "target_update_frequency")
+        if not 0 <= self.seed < 2**63:
+            fail("seed", self.seed, "an integer in [0, 2**63)")
         if self.learning_starts < 0:
             fail("learning_starts", self.learning_starts, "an integer >= 0")
         if not self.learning_starts < self.total_steps:
@@ -216,8 +218,11 @@ class DQNConfig:
                   f"a divisor or a multiple of num_envs ({self.num_envs})")
         for name in ("total_steps", "learning_starts"):
             if getattr(self, name) % self.steps_per_block:
+                fits = [n for n in range(1, 65) if self.total_steps % n == 0 and self.learning_starts % n == 0
+                        and (self.train_frequency % n == 0 or n % self.train_frequency == 0)]
                 fail(name, getattr(self, name),
-                      f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
+                      f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block} "
+                      f"(num_envs={self.num_envs}); or pick --num-envs among {', '.join(map(str, fits[:8]))}")
         if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
             fail("learning_rate", self.learning_rate, "a finite float > 0")
         if not 0.0 <= self.gamma <= 1.0:
@@ -276,6 +281,8 @@ class DQNConfig:
         if self.n_step > rows - 4:
             fail("n_step", self.n_step, f"<= buffer_size / num_envs - 4 = {rows - 4} (an n-step window of 4-frame "
                   "stacks must fit in the frame buffer)")
+        if self.seed > 2**31 - 2 * 10**6 - 1:  # envpool seeds are int32; evaluations add up to 10**6
+            fail("seed", self.seed, f"< {2**31 - 2 * 10**6:,} for envpool runs (envpool seeds are int32)")
         if self.num_seeds % num_devices:
             fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
                   "an equal slice of the agents and of the envpool)")
@@ -284,5 +291,8 @@ class DQNConfig:
                   f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
         for name in ("eval_frequency", "checkpoint_frequency", "total_steps"):
             if getattr(self, name) % self.log_frequency:
-                fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency})")
+                fix = math.gcd(self.total_steps, self.eval_frequency, self.checkpoint_frequency, self.log_frequency)
+                hint = (f": pass --log-frequency {fix}" if fix % self.steps_per_block == 0 and fix >= 1000 else
+                        " (--log-frequency sets the chunk: env steps per agent between progress lines)")
+                fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency}){hint}")
         return self

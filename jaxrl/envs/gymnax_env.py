@@ -29,6 +29,11 @@ class VectorEnv:
         self.env_id = env_id
         self.num_envs = num_envs
         self.env, self.params = gymnax.make(env_id)
+        actions = self.env.action_space(self.params)
+        if not isinstance(actions, gymnax.environments.spaces.Discrete):
+            raise ValueError(f"DQNConfig.env_id={env_id!r} has a continuous action space ({type(actions).__name__}"
+                             f" {tuple(actions.shape)}); DQN needs discrete actions (e.g. CartPole-v1, Acrobot-v1, "
+                             "MountainCar-v0)")
         self.num_actions = int(self.env.num_actions)
         space = self.env.observation_space(self.params)
         self.obs_shape = tuple(space.shape)
@@ -52,6 +57,7 @@ def is_gymnax_env(env_id: str) -> bool:
 
 def make_vector_env(env_id: str, num_envs: int) -> VectorEnv:
     if not is_gymnax_env(env_id):
-        raise ValueError(f"DQNConfig.env_id={env_id!r} is not a gymnax environment; "
-                         f"known ids include {', '.join(sorted(gymnax.registered_envs)[:8])}, ...")
+        raise ValueError(f"DQNConfig.env_id={env_id!r} is neither a gymnax environment (e.g. "
+                         f"{', '.join(sorted(gymnax.registered_envs)[:6])}, ...) nor an envpool Atari game (e.g. "
+                         "Pong-v5, Breakout-v5)")
     return VectorEnv(env_id, num_envs)

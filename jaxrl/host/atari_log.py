@@ -39,7 +39,7 @@ class AtariLog:
     """Appends CSV rows (flushed per chunk), TensorBoard scalars, and keeps what the summary needs."""
 
     def __init__(self, out: Path, config: DQNConfig, start_iteration: int):
-        from tensorboardX import SummaryWriter
+        from jaxrl.host.tensorboard import Scalars
 
         self.out, self.config = out, config
         self.files, self.writers = {}, {}
@@ -62,7 +62,7 @@ class AtariLog:
         self.solved = [None] * config.num_seeds
         self.diverged = set()
         self.last = {"loss": float("nan"), "sps": 0.0}
-        self.tb = SummaryWriter(str(out / rundir.TB_DIR))
+        self.tb = Scalars(out / rundir.TB_DIR)
         self.actions = open(out / ACTIONS_FILE, "ab")
         self.sps = []
 
@@ -79,7 +79,7 @@ class AtariLog:
         for s, step, r in zip(seed[order], steps, rets):
             self.returns[s].append(float(r))
             self.steps[s].append(int(step))
-            self.tb.add_scalar(f"seed_{s}/episode_return", float(r), int(step))
+            self.tb.add(f"seed_{s}/episode_return", float(r), int(step))
         end_steps = (start_iteration + done.shape[0]) * cfg.num_envs
         sps = done.shape[0] * cfg.num_envs * cfg.num_seeds / seconds
         self.sps.append(sps)
@@ -92,7 +92,7 @@ class AtariLog:
                                                round(sps, 1), loss, epsilon, sum(map(len, self.returns)), mean100])
         for name, value in (("loss", loss), ("sps", sps), ("epsilon", epsilon), ("mean_return_last100", mean100)):
             if np.isfinite(value):
-                self.tb.add_scalar(f"mean_over_seeds/{name}", value, end_steps)
+                self.tb.add(f"mean_over_seeds/{name}", value, end_steps)
         threshold = SOLVED_RETURN.get(cfg.env_id)
         for s, r in enumerate(self.returns):
             if threshold is not None and self.solved[s] is None and len(r) >= SOLVE_WINDOW \
@@ -105,7 +105,7 @@ class AtariLog:
     def evaluation(self, steps: int, returns, lengths) -> None:
         for s, r in enumerate(np.asarray(returns)):
             self.writers["eval.csv"].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
-        self.tb.add_scalar("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
+        self.tb.add("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
         self._flush()
 
     def status(self) -> str:

@@ -31,8 +31,7 @@ import numpy as np
 from jaxrl import __version__
 from jaxrl.host import rundir
 from jaxrl.runners.atari import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
-from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
-                              raise_if_all_diverged, save_checkpoint)
+from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
 from jaxrl.host.atari_log import ACTIONS_FILE, SOLVE_WINDOW, AtariLog, truncate_csvs
@@ -41,14 +40,25 @@ from jaxrl.host.evaluate import evaluate, make_act, write_video
 
 
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
-              preset: str | None = None) -> dict:
-    """Train `config.num_seeds` agents on an envpool Atari env; returns the summary (also in summary.json)."""
+              stop=None) -> dict:
+    """Train `config.num_seeds` agents on an envpool Atari env in the run directory `out_dir` (claimed, with its
+    config.json, by the caller); returns the summary (also in summary.json). `stop`: a `StopFlag` already
+    installed by the caller (default: one of its own)."""
+    from contextlib import nullcontext
+
+    from jaxrl.host.driver import StopFlag
     config.validate_envpool(jax.device_count())
-    out = Path(out_dir)
+    with nullcontext(stop) if stop is not None else StopFlag() as stop:
+        return _run_atari(config, Path(out_dir), resume, stop, progress, console or _null_console())
+
+
+def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool, console) -> dict:
+    from jaxrl.host.driver import Chunks, drive
+    from jaxrl.runners.grid import seed_keys
+
     num_actions, _ = env_spec(config.env_id)
     num_seeds, num_envs = config.num_seeds, config.num_envs
     learner = make_atari_learner(config, num_actions)
-    from jaxrl.runners.grid import seed_keys
     state = learner.init(seed_keys(config))
     start, updates_from, restarts, seconds_before = 0, 0, 0, 0.0
     if resume:
@@ -58,10 +68,6 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
             updates_from = start + config.learning_starts // num_envs
         truncate_csvs(out, start * num_envs)
         _truncate_actions(out, start * num_seeds * num_envs)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        rundir.write_config(out, config, preset=preset, env_info=_env_info(num_actions))
-    console = console or _null_console()
     log = AtariLog(out, config, start)
     env = make_envpool(config.env_id, num_seeds * num_envs, config.seed)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
@@ -72,7 +78,6 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         from jaxrl.runners.grid import sweep_sharding
         state, ts = jax.device_put((state, ts), sweep_sharding())
     chunk_iterations = config.log_frequency // num_envs
-    total_iterations = config.total_steps // num_envs
     t0 = time.perf_counter()
     if config.loop == "xla":
         handle = env.xla()[0]
@@ -80,49 +85,51 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
         run_chunk = make_xla_chunk(learner, env, num_seeds, chunk_iterations).lower(
             handle, state, ts, start, updates_from).compile()
     else:
+        handle = None
         host_step = make_host_step(learner).lower(state, ts, jnp.int32(0), jnp.int32(0)).compile()
     compile_seconds = time.perf_counter() - t0
     act = make_act(learner.network, config)
-    stop = StopFlag()
-    iteration, run_seconds = start, 0.0
-    with stop, ProgressBar(config.total_steps, enabled=progress, done=start * num_envs) as bar:
-        while iteration < total_iterations:
-            t = time.perf_counter()
-            if config.loop == "xla":
-                handle, state, ts, metrics = run_chunk(handle, state, ts, iteration, updates_from)
-            else:
-                state, ts, metrics = host_chunk(host_step, env, state, ts, iteration, chunk_iterations, num_seeds,
-                                                updates_from)
-            metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - t
-            run_seconds += seconds
-            log.chunk(iteration, metrics, seconds, seconds_before + run_seconds)
-            iteration += chunk_iterations
-            steps = iteration * num_envs
-            bar(steps, log.status())
-            if config.eval_frequency and steps % config.eval_frequency == 0 and iteration < total_iterations:
-                log.evaluation(steps, *evaluate(act, state.params, config, seed=config.seed + steps)[:2])
-            if (config.checkpoint_frequency and steps % config.checkpoint_frequency == 0) or stop.requested:
-                _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
-            for line in divergence_report(state.diverged_at, log.diverged):
-                console.print(line)
-            if len(log.diverged) == num_seeds and iteration < total_iterations:
-                _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
-                log.close()
-                raise_if_all_diverged(state.diverged_at, out)
-            if stop.requested and iteration < total_iterations:
-                log.close()
-                raise Interrupted(f"interrupted at env step {steps:,} per agent; checkpoint written: resume with "
-                                  f"`jaxrl train --resume {out}`")
+    box = {"state": state, "ts": ts, "handle": handle, "seconds": 0.0}
+
+    def advance(done, n):
+        b = box
+        if config.loop == "xla":
+            b["handle"], b["state"], b["ts"], metrics = run_chunk(b["handle"], b["state"], b["ts"], done, updates_from)
+        else:
+            b["state"], b["ts"], metrics = host_chunk(host_step, env, b["state"], b["ts"], done, n, num_seeds,
+                                                      updates_from)
+        return jax.device_get(metrics)
+
+    def record(before, n, metrics, seconds):
+        box["seconds"] += seconds
+        log.chunk(before, metrics, seconds, seconds_before + box["seconds"])
+        steps = (before + n) * num_envs
+        if config.eval_frequency and steps % config.eval_frequency == 0 and steps < config.total_steps:
+            log.evaluation(steps, *evaluate(act, box["state"].params, config, seed=config.seed + steps)[:2])
+        return log.status()
+
+    def save(done):
+        _checkpoint(out, config, box["state"], done, restarts, seconds_before + box["seconds"])
+
+    chunks = Chunks(done=start, total=config.total_steps // num_envs, per_chunk=chunk_iterations,
+                    env_steps=lambda it: it * num_envs, advance=advance, record=record, save=save,
+                    diverged_at=lambda: np.asarray(box["state"].diverged_at),
+                    checkpoint_every=config.checkpoint_frequency)
+    try:
+        with ProgressBar(config.total_steps, enabled=progress, done=start * num_envs) as bar:
+            run_seconds = drive(chunks, stop, bar, out, console)
+    except BaseException:
+        log.close()
+        raise
     env.close()
+    state = box["state"]
     returns, lengths, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
-    log.evaluation(iteration * num_envs, returns, lengths)
+    log.evaluation(config.total_steps, returns, lengths)
     if config.video and frames:
         try:
             write_video(out / "eval.mp4", frames)
         except RuntimeError as e:  # no video writer installed: the run's results matter more than its video
             console.print(f"[yellow]warning:[/] no eval.mp4: {e}")
-    _checkpoint(out, config, state, iteration, restarts, seconds_before + run_seconds)
     from flax import serialization
     (out / rundir.PARAMS_FILE).write_bytes(serialization.to_bytes(jax.device_get(state.params)))
     summary = log.summary(compile_seconds=compile_seconds, run_seconds=run_seconds,
@@ -136,7 +143,8 @@ def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: boo
     return summary
 
 
-def _env_info(num_actions: int) -> dict:
+def env_info(num_actions: int) -> dict:
+    """config.json's `env` entry for an envpool Atari run."""
     return {"num_actions": num_actions, "obs_shape": [84, 84, 4], "obs_dtype": "uint8",
             "obs_layout": "NHWC (envpool's [4, 84, 84] moved to the last axis)", "envpool_options": ATARI_OPTIONS,
             "frames_per_env_step": FRAMES_PER_STEP}

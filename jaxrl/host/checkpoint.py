@@ -13,7 +13,6 @@ leaves (e.g. a buffer left out) stay `None`.
 from __future__ import annotations
 
 import os
-import signal
 import tempfile
 from pathlib import Path
 
@@ -129,7 +128,8 @@ def _decode(x):
 
 
 class Interrupted(Exception):
-    """SIGINT/SIGTERM arrived; the run checkpointed at the end of the current chunk and stopped."""
+    """SIGINT/SIGTERM arrived; the run checkpointed at the end of the current chunk and stopped
+    (`jaxrl.host.driver`)."""
 
 
 class Diverged(Exception):
@@ -153,20 +153,3 @@ def raise_if_all_diverged(diverged_at, out) -> None:
         raise Diverged(f"every seed diverged (non-finite loss or parameters; first at env step {int(steps.min()):,}); "
                        f"the last finite state is in {Path(out) / CHECKPOINT_FILE}")
 
-
-class StopFlag:
-    """SIGINT/SIGTERM set a flag; the run checkpoints at the end of the chunk and stops."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for s, handler in self._old.items():
-            signal.signal(s, handler)

@@ -19,18 +19,31 @@ def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
 
     `obs` is one observation shaped like the env's (no batch axis), e.g. `[4]` for CartPole.
     """
-    meta = read_config(run_dir)
-    config = DQNConfig.from_dict(meta["config"])
-    env = meta["env"]
-    obs_shape, obs_dtype = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"])
+    path = Path(run_dir) / "config.json"
+    try:
+        meta = read_config(run_dir)
+        config = DQNConfig.from_dict(meta["config"])
+        env = meta["env"]
+        obs_shape, obs_dtype, num_actions = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"]), env["num_actions"]
+    except (KeyError, TypeError, ValueError) as e:  # ValueError includes JSONDecodeError
+        raise ValueError(f"{path}: not a readable jaxrl DQN run config ({type(e).__name__}: {e})") from None
     if not 0 <= seed_index < config.sweep_size:
         raise ValueError(f"seed_index={seed_index} out of range: the run has {config.sweep_size} agent(s)")
-    network = make_network(config, env["num_actions"], obs_shape)
+    network = make_network(config, num_actions, obs_shape)
     template = network.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), obs_dtype))
     stacked_template = jax.tree_util.tree_map(lambda x: np.zeros((config.sweep_size, *x.shape), x.dtype), template)
     from flax import serialization
     path = Path(run_dir) / PARAMS_FILE
-    stacked = serialization.from_bytes(stacked_template, path.read_bytes())
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no parameters there (the run did not finish)")
+    try:
+        stacked = serialization.from_bytes(stacked_template, path.read_bytes())
+    except Exception as e:  # msgpack and flax raise several types for truncated or foreign data
+        raise ValueError(f"{path}: damaged or not this run's parameters ({type(e).__name__})") from None
+    bad = [np.shape(a) for a, b in zip(jax.tree_util.tree_leaves(stacked), jax.tree_util.tree_leaves(stacked_template))
+           if np.shape(a) != np.shape(b)]
+    if bad:
+        raise ValueError(f"{path}: parameter shapes differ from the run's config ({bad[0]})")
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x[seed_index]), stacked)
     q_fn = jax.jit(lambda p, o: q_values(config, network.apply(p, o[None]))[0])
 

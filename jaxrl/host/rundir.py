@@ -33,6 +33,53 @@ def default_run_dir(preset: str) -> Path:
     return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+class RunDirTaken(ValueError):
+    """The directory already holds a run (its `config.json` or checkpoint), or cannot be written."""
+
+
+def claim_run_dir(out_dir: Path | None, name: str, content: dict) -> Path:
+    """Create and claim a new run directory before anything is compiled or trained: `config.json` (`content`)
+    is created exclusively (`O_EXCL`), so a second run aimed at the same directory is refused, and an unwritable
+    directory is found at once. `out_dir=None`: `runs/<name>-<timestamp>`, with `-2`, `-3`, ... when another
+    run took that name in the same second. Raises `RunDirTaken` with a one-line reason."""
+    base = out_dir if out_dir is not None else default_run_dir(name)
+    for k in range(1 if out_dir is not None else 100):
+        path = base if k == 0 else base.with_name(f"{base.name}-{k + 1}")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if (path / "checkpoint.msgpack").exists():
+                raise FileExistsError
+            fd = os.open(path / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if out_dir is None:
+                continue
+            raise RunDirTaken(f"--out-dir {path} already holds a run: pass --resume {path} to continue it, "
+                              "or choose a new directory") from None
+        except OSError as e:
+            raise RunDirTaken(f"cannot create --out-dir {path} or write in it: {e.strerror}") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(content, indent=2) + "\n")
+        return path
+    raise RunDirTaken(f"{base}: 100 runs already started in this second")
+
+
+def release_run_dir(out_dir: Path) -> None:
+    """Undo `claim_run_dir` for a run stopped before its first checkpoint: remove what the run wrote
+    (config.json, metrics.csv, tb/) and the directory itself if that leaves it empty."""
+    import shutil
+    out = Path(out_dir)
+    for name in (CONFIG_FILE, METRICS_FILE):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / TB_DIR, ignore_errors=True)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
+def config_content(config, *, preset: str | None, env_info: dict) -> dict:
+    """What `config.json` holds: the exact config, the preset it started from, env shapes, versions."""
+    return {"preset": preset, "config": config.to_dict(), "env": env_info, "versions": versions()}
+
+
 def versions() -> dict:
     import flax
     import jax
@@ -73,8 +120,7 @@ def write_json(path: Path, obj) -> None:
 
 def write_config(out_dir, config, *, preset: str | None, env_info: dict) -> None:
     """config.json: the exact config, the preset it started from, env shapes, versions and git revision."""
-    write_json(Path(out_dir) / CONFIG_FILE, {"preset": preset, "config": config.to_dict(), "env": env_info,
-                                             "versions": versions()})
+    write_json(Path(out_dir) / CONFIG_FILE, config_content(config, preset=preset, env_info=env_info))
 
 
 def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str | None = None,
@@ -96,19 +142,19 @@ def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str
 
 
 def write_tensorboard(path: Path, result) -> None:
-    from tensorboardX import SummaryWriter
+    from jaxrl.host.tensorboard import Scalars
 
     ep = result.episodes
-    with SummaryWriter(str(path)) as writer:
+    with Scalars(path) as writer:
         for s, step, ret, length in zip(ep["seed"], ep["step"], ep["return"], ep["length"]):
-            writer.add_scalar(f"seed_{s}/episode_return", float(ret), int(step))
-            writer.add_scalar(f"seed_{s}/episode_length", float(length), int(step))
+            writer.add(f"seed_{s}/episode_return", float(ret), int(step))
+            writer.add(f"seed_{s}/episode_length", float(length), int(step))
         losses = result.losses.mean(axis=0)
         stride = max(1, len(losses) // 1000)
         steps_per_update = result.config.steps_per_block / result.config.updates_per_block
         for i in range(0, len(losses), stride):
             step = int(result.config.learning_starts + (i + 1) * steps_per_update)
-            writer.add_scalar("mean_over_seeds/loss", float(losses[i:i + stride].mean()), step)
+            writer.add("mean_over_seeds/loss", float(losses[i:i + stride].mean()), step)
 
 
 def truncate_csv(path: Path, max_step: int) -> None:
@@ -182,72 +228,3 @@ def read_config(run_dir) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a jaxrl run directory (no {CONFIG_FILE})")
     return json.loads(path.read_text())
-
-
-def write_tabular_run_dir(out_dir, config, q, metrics, seconds: float, success: np.ndarray, optimal: float,
-                          vi_v: np.ndarray, vi_pi: np.ndarray, desc) -> dict:
-    """Tabular run directory: config.json, metrics.csv (per grid point, seed and step bucket: episodes and
-    mean return), summary.json (success rate per grid point beside the optimum), q_tables.npy, and
-    policy_heatmap.png. `q: [G, S, nS, nA]`, `success: [G, S]`. Returns the summary."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / CONFIG_FILE, {"kind": "tabular", "config": config.to_dict(), "versions": versions()})
-    grid = config.grid
-    episodes, return_sum = np.asarray(metrics.episodes), np.asarray(metrics.return_sum)
-    buckets = episodes.shape[-1]
-    step_of = lambda b: min(config.total_steps, (b + 1) * -(-config.total_steps // buckets))  # noqa: E731
-    with open(out / METRICS_FILE, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["alpha", "gamma", "seed", "step", "episodes", "mean_return"])
-        for g, (alpha, gamma) in enumerate(grid):
-            for s in range(config.num_seeds):
-                for b in range(buckets):
-                    n = int(episodes[g, s, b])
-                    w.writerow([alpha, gamma, s, step_of(b), n, float(return_sum[g, s, b]) / n if n else ""])
-    updates = len(grid) * config.num_seeds * config.total_steps
-    summary = {
-        "map": config.map_name, "slippery": config.slippery, "update": config.update,
-        "optimal_success_rate": optimal,
-        "grid": [{"alpha": a, "gamma": gm, "success_rate": float(success[g].mean()),
-                  "success_rate_min": float(success[g].min()), "success_rate_max": float(success[g].max()),
-                  "per_seed_success_rate": [float(x) for x in success[g]]}
-                 for g, (a, gm) in enumerate(grid)],
-        "success_measured_by": f"{config.eval_episodes if config.slippery else 1} rollouts per distinct greedy policy "
-                               "in Gymnasium FrozenLake-v1",
-        "updates_per_second": updates / seconds, "run_seconds": seconds,
-    }
-    write_json(out / SUMMARY_FILE, summary)
-    np.save(out / "q_tables.npy", q)
-    plot_policy_heatmap(out / "policy_heatmap.png", config, q, vi_v, vi_pi, desc)
-    return summary
-
-
-def plot_policy_heatmap(path: Path, config, q, vi_v, vi_pi, desc) -> None:
-    """One panel per grid point (V = max_a Q averaged over seeds; arrows: the seeds' majority greedy action)
-    and one for value iteration's V* and pi*."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from jaxrl.envs.frozen_lake import ACTION_ARROWS
-
-    nrow, ncol = len(desc), len(desc[0])
-    panels = [(f"α={a:g} γ={g:.3g}", q[i].max(-1).mean(0),
-               np.array([np.bincount(col, minlength=4).argmax() for col in q[i].argmax(-1).T]))
-              for i, (a, g) in enumerate(config.grid)]
-    panels.append((f"value iteration (γ={config.gammas[0]:.3g})", np.asarray(vi_v), np.asarray(vi_pi)))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
-    for ax, (title, v, pi) in zip(axes[0], panels):
-        ax.imshow(v.reshape(nrow, ncol), cmap="viridis", vmin=0, vmax=max(1e-6, float(np.max(v))))
-        for s in range(nrow * ncol):
-            r, c = divmod(s, ncol)
-            cell = desc[r][c]
-            label = cell if cell in "HG" else ACTION_ARROWS[int(pi[s])]
-            ax.text(c, r, label, ha="center", va="center", color="white" if cell != "G" else "gold", fontsize=11)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(f"FrozenLake {config.map_name} {'slippery' if config.slippery else 'deterministic'}: V and greedy policy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

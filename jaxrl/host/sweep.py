@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, Optional
 
 import jax
@@ -132,23 +133,27 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
     return summary
 
 
-def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True,
-                     console=None) -> SweepResult:
-    """The same sweep as `run_sweep`, driven from Python in chunks of `log_frequency` env steps so that it can
-    stop: `metrics.csv` is appended per chunk, the whole state (params, target, optimizer, replay buffer, env
-    state, keys, counters) is checkpointed every `checkpoint_frequency` env steps and on SIGINT/SIGTERM, and
-    `resume=True` continues from `out_dir/checkpoint.msgpack`. Everything is pure JAX, so a resumed run is
-    bit-identical to an uninterrupted one on CPU. (One chunk boundary can change XLA's fusion decisions
-    compared with the single-program `run_sweep`, so the two drivers need not agree bit for bit.)"""
-    from pathlib import Path
+def run_gymnax(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
+               stop=None) -> SweepResult:
+    """The same sweep as `run_sweep`, driven in chunks of `log_frequency` env steps by the one stoppable driver
+    (`jaxrl.host.driver`): `metrics.csv` is appended per chunk; SIGINT/SIGTERM checkpoint the whole state
+    (params, target, optimizer, replay buffer, env state, keys, counters) at the end of the chunk; so does every
+    `checkpoint_frequency` env steps, when set; `resume=True` continues from `out_dir/checkpoint.msgpack`.
+    Everything is pure JAX, so a resumed run is bit-identical to an uninterrupted one on CPU. (One chunk
+    boundary can change XLA's fusion decisions compared with the single-program `run_sweep`, so the two need
+    not agree bit for bit.) `stop`: a `StopFlag` already installed by the caller (default: one of its own)."""
+    from jaxrl.host.driver import StopFlag
+    config.validate()
+    with nullcontext(stop) if stop is not None else StopFlag() as stop:
+        return _run_gymnax(config, Path(out_dir), resume, stop, progress, console)
 
+
+def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool, console) -> SweepResult:
     from jaxrl import __version__
     from jaxrl.host import rundir
-    from jaxrl.host.checkpoint import (CHECKPOINT_FILE, Interrupted, StopFlag, divergence_report, load_checkpoint,
-                                  raise_if_all_diverged, save_checkpoint)
+    from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+    from jaxrl.host.driver import Chunks, drive
 
-    config.validate()
-    out = Path(out_dir)
     per_chunk = max(1, config.log_frequency // config.steps_per_block)
     n_sweep = config.sweep_size
     hps = sweep_hparams(config) if config.grid else None
@@ -156,11 +161,9 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
     parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
     options = compiler_options()
     start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), compiler_options=options)
-    chunk = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, per_chunk)), donate_argnums=0,
-                    compiler_options=options)
-    rest = jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, config.num_blocks % per_chunk)), donate_argnums=0,
-                   compiler_options=options)
-    steps_of = lambda blocks: config.learning_starts + blocks * config.steps_per_block  # noqa: E731
+    blocks = lambda n: jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, n)), donate_argnums=0,  # noqa: E731
+                               compiler_options=options)
+    steps_of = lambda done: config.learning_starts + done * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
     t0 = time.perf_counter()
@@ -171,43 +174,37 @@ def run_checkpointed(config: DQNConfig, out_dir, *, resume: bool = False, progre
         done = meta["blocks"]
         rundir.truncate_csv(metrics_path, steps_of(done))
     else:
-        out.mkdir(parents=True, exist_ok=True)
         state, warm = start(keys, hps)
-        warm = unshard(warm, n_sweep)
         done = 0
         start_metrics(metrics_path)
-        append_episodes(metrics_path, episodes_from_metrics(warm, config.num_envs))
+        append_episodes(metrics_path, episodes_from_metrics(unshard(warm, n_sweep), config.num_envs))
+    programs = {n: blocks(n).lower(state, hps).compile()
+                for n in {min(per_chunk, config.num_blocks), config.num_blocks % per_chunk} if n}
     compile_seconds = time.perf_counter() - t0
-    losses, run_seconds, first_block, seen = [], 0.0, done, set()
-    bar = ProgressBar(config.total_steps, enabled=progress)
-    with StopFlag() as stop, bar:
-        while done < config.num_blocks:
-            n = min(per_chunk, config.num_blocks - done)
-            t = time.perf_counter()
-            state, (env_m, upd_m) = (chunk if n == per_chunk else rest)(state, hps)
-            env_m, upd_m = unshard((env_m, upd_m), n_sweep)
-            run_seconds += time.perf_counter() - t
-            flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
-            append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(done)))
-            losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
-            done += n
-            bar(np.asarray(steps_of(done)))
-            f = config.checkpoint_frequency
-            if (f and steps_of(done) // f > steps_of(done - n) // f) or stop.requested or done == config.num_blocks:
-                save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
-            diverged_at = unshard(state.diverged_at, n_sweep)
-            for line in divergence_report(diverged_at, seen):
-                (console.print if console is not None else print)(line)
-            if len(seen) == n_sweep and done < config.num_blocks:
-                save_checkpoint(out / CHECKPOINT_FILE, state, {**expect, "blocks": done, "env_steps": steps_of(done)})
-                raise_if_all_diverged(diverged_at, out)
-            if stop.requested and done < config.num_blocks:
-                raise Interrupted(f"interrupted at env step {steps_of(done):,} per seed; checkpoint written: resume "
-                                  f"with `jaxrl train --resume {out}`")
-    episodes = read_episodes(metrics_path)
-    result = SweepResult(config=config, episodes=episodes, losses=np.concatenate(losses, axis=1) if losses else
-                         np.zeros((n_sweep, 0)), params=unshard(state.params, n_sweep),
-                         compile_seconds=compile_seconds, run_seconds=max(run_seconds, 1e-9),
-                         steps_run=(done - first_block) * config.steps_per_block,
-                         diverged_at=unshard(state.diverged_at, n_sweep))
-    return result
+    losses, first_block, box = [], done, [state]
+
+    def advance(done, n):
+        box[0], metrics = programs[n](box[0], hps)
+        return unshard(metrics, n_sweep)
+
+    def record(before, n, metrics, seconds):
+        env_m, upd_m = metrics
+        flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
+        append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(before)))
+        losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
+        return ""
+
+    def save(done):
+        save_checkpoint(out / CHECKPOINT_FILE, box[0], {**expect, "blocks": done, "env_steps": steps_of(done)})
+
+    chunks = Chunks(done=done, total=config.num_blocks, per_chunk=per_chunk, env_steps=steps_of, advance=advance,
+                    record=record, save=save, diverged_at=lambda: unshard(box[0].diverged_at, n_sweep),
+                    checkpoint_every=config.checkpoint_frequency, save_at_end=config.checkpoint_frequency > 0)
+    with ProgressBar(config.total_steps, enabled=progress, done=steps_of(done)) as bar:
+        run_seconds = drive(chunks, stop, bar, out, console)
+    state = box[0]
+    return SweepResult(config=config, episodes=read_episodes(metrics_path),
+                       losses=np.concatenate(losses, axis=1) if losses else np.zeros((n_sweep, 0)),
+                       params=unshard(state.params, n_sweep), compile_seconds=compile_seconds,
+                       run_seconds=max(run_seconds, 1e-9), steps_run=(chunks.done - first_block) * config.steps_per_block,
+                       diverged_at=unshard(state.diverged_at, n_sweep))

@@ -27,12 +27,24 @@ def _usage_error(message: str):
 
 
 def train(config: DQNConfig, opts) -> int:
-    """Run `config` as `opts` (the CLI's non-config options) ask; -> exit status."""
+    """Run `config` as `opts` (the CLI's non-config options) ask; -> exit status. SIGINT/SIGTERM are caught
+    from here on (`jaxrl.host.driver.StopFlag`): a signal while compiling stops the run before its first chunk,
+    with a checkpoint."""
+    from jaxrl.host.driver import StopFlag
+    with StopFlag() as stop:
+        return _train(config, opts, stop)
+
+
+def _train(config: DQNConfig, opts, stop) -> int:
     if opts.distributed:
         import jax
-        jax.distributed.initialize()  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
+        try:  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
+            jax.distributed.initialize()
+        except (ValueError, RuntimeError) as e:
+            _usage_error(f"--distributed: no cluster found ({str(e).splitlines()[0]}): set JAX_COORDINATOR_ADDRESS "
+                         "(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM/Open MPI")
     if is_envpool_env(config.env_id):
-        return train_envpool(config, opts)
+        return train_envpool(config, opts, stop)
     _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
     from jaxrl.agents.networks import make_network
@@ -44,25 +56,21 @@ def train(config: DQNConfig, opts) -> int:
     from rich.console import Console
 
     from jaxrl.host import rundir
-    from jaxrl.host.sweep import run_checkpointed, run_sweep, summarize
+    from jaxrl.host.sweep import run_gymnax, summarize
 
     console = Console(stderr=True)
-    out_dir = _run_dir(opts, rundir)
+    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
+    out_dir = _run_dir(opts, rundir, config, env_info)
     import jax
     grid = f" x {len(config.grid_points())} grid points" if config.grid else ""
     console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds}{grid} "
                   f"steps/seed={config.total_steps:,} devices={jax.device_count()} -> {out_dir}")
-    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
-    if config.checkpoint_frequency or opts.resume is not None:
-        # Chunked from Python: metrics appended per chunk, checkpoints, SIGINT/SIGTERM, --resume.
-        if opts.resume is None:
-            rundir.write_config(out_dir, config, preset=opts.preset, env_info=env_info)
-        result, code = stoppable(lambda: run_checkpointed(config, out_dir, resume=opts.resume is not None,
-                                                           progress=not opts.no_progress, console=console), console)
-        if code:
-            return code
-    else:  # one compiled program for the whole sweep
-        result = run_sweep(config, progress=not opts.no_progress, console=console)
+    # Chunks of log_frequency env steps: metrics appended per chunk, SIGINT/SIGTERM checkpoint, --resume.
+    result, code = stoppable(lambda stop: run_gymnax(config, out_dir, resume=opts.resume is not None, stop=stop,
+                                                     progress=not opts.no_progress, console=console), console, out_dir,
+                             stop)
+    if code:
+        return code
     threshold = 475.0 if config.env_id == "CartPole-v1" else None
     summary = summarize(result, window=opts.window, solve_threshold=threshold)
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
@@ -81,25 +89,32 @@ def train(config: DQNConfig, opts) -> int:
     return 0
 
 
-def make_out_dir(out_dir: Path) -> Path:
+def stoppable(run, console, out_dir, stop):
+    """`run(stop)` the driver under `stop` (installed by `train`) -> (its result, None), or (None, exit status):
+    SIGINT/SIGTERM 130 (checkpoint written; a second signal: stopped at once), every seed diverged 3; a bad
+    checkpoint is a usage error (2)."""
+    from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, Diverged, Interrupted
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        _usage_error(f"cannot create --out-dir {out_dir}: {e.strerror}")
-    return out_dir
-
-
-def stoppable(run, console):
-    """Run a chunked driver -> (its result, None), or (None, exit status): SIGINT/SIGTERM 130 (checkpoint
-    written), every seed diverged 3; a bad checkpoint is a usage error (2)."""
-    from jaxrl.host.checkpoint import CheckpointError, Diverged, Interrupted
-    try:
-        return run(), None
+        return run(stop), None
     except CheckpointError as e:
         _usage_error(str(e))
     except Interrupted as e:
         console.print(str(e))
         return None, EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        if (Path(out_dir) / CHECKPOINT_FILE).is_file():
+            console.print(f"stopped at once; {out_dir} is partial: resume from its last checkpoint with "
+                          f"`jaxrl train --resume {out_dir}`")
+        else:
+            from jaxrl.host import rundir
+            rundir.release_run_dir(out_dir)
+            console.print(f"stopped at once, before the first checkpoint; {out_dir} was released: run the same "
+                          "command again to start over")
+        # Exit now: XLA may still be compiling in its threads, and tearing the interpreter down under them crashes.
+        import os
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     except Diverged as e:
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return None, EXIT_DIVERGED
@@ -115,8 +130,8 @@ def _cpu_devices(config: DQNConfig, requested: int) -> None:
     force_host_devices(min(requested or os.cpu_count() or 1, config.sweep_size))
 
 
-def _run_dir(opts, rundir) -> Path:
-    """`--resume DIR`, or a new run directory (never one that already holds a run)."""
+def _run_dir(opts, rundir, config: DQNConfig, env_info: dict) -> Path:
+    """`--resume DIR`, or a new run directory claimed with its `config.json` (never one that holds a run)."""
     if opts.resume is not None:
         from jaxrl import __version__
         from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
@@ -126,14 +141,16 @@ def _run_dir(opts, rundir) -> Path:
         except CheckpointError as e:
             _usage_error(str(e))
         return opts.resume
-    out_dir = opts.out_dir or rundir.default_run_dir(opts.preset or "run")
-    if (out_dir / rundir.CONFIG_FILE).exists() or (out_dir / "checkpoint.msgpack").exists():
-        _usage_error(f"--out-dir {out_dir} already holds a run: pass --resume {out_dir} to continue it, "
-                     "or choose a new directory")
-    return make_out_dir(out_dir)
+    from jaxrl.host.preflight import check_room
+    try:
+        check_room(config, opts.out_dir or Path("runs"))
+        return rundir.claim_run_dir(opts.out_dir, opts.preset or "run",
+                                    rundir.config_content(config, preset=opts.preset, env_info=env_info))
+    except ValueError as e:
+        _usage_error(str(e))
 
 
-def train_envpool(config: DQNConfig, opts) -> int:
+def train_envpool(config: DQNConfig, opts, stop) -> int:
     """Atari through envpool: chunked host or XLA loop, evaluations, checkpoints, `--resume`."""
     from jaxrl.host import doctor
     problem = doctor.cuda_jax_missing()
@@ -150,20 +167,21 @@ def train_envpool(config: DQNConfig, opts) -> int:
             _usage_error(problem)
     from rich.console import Console
 
+    from jaxrl.envs.envpool_env import env_spec
     from jaxrl.host import rundir
-    from jaxrl.host.atari_run import run_atari
+    from jaxrl.host.atari_run import env_info, run_atari
 
     console = Console(stderr=True)
-    out_dir = _run_dir(opts, rundir)
+    out_dir = _run_dir(opts, rundir, config, env_info(env_spec(config.env_id)[0]))
     if jax.default_backend() == "cpu":
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
     console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
                   f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
                   f"({config.total_steps * 4:,} frames) -> {out_dir}")
-    summary, code = stoppable(lambda: run_atari(config, out_dir, resume=opts.resume is not None,
-                                                 progress=not opts.no_progress, console=console,
-                                                 preset=opts.preset), console)
+    summary, code = stoppable(lambda stop: run_atari(config, out_dir, resume=opts.resume is not None, stop=stop,
+                                                      progress=not opts.no_progress, console=console), console,
+                              out_dir, stop)
     if code:
         return code
     for s in summary["per_seed"]:

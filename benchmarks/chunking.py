@@ -1,0 +1,65 @@
+"""Does driving a sweep in stoppable chunks cost throughput? Same process, same sweep, alternating:
+
+- `run_sweep`: the whole run as one compiled program (cannot stop, writes nothing);
+- `run_gymnax`: the driver every `jaxrl train` uses: chunks of `log_frequency` env steps, `metrics.csv`
+  appended per chunk, SIGINT/SIGTERM handled between chunks.
+
+Both report env steps/s over their run time, compile excluded. Usage:
+    python -m benchmarks.chunking [--seeds 16] [--repeats 3] [--out benchmarks/results/chunking-<machine>.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.chunking")
+    p.add_argument("--seeds", type=int, default=16)
+    p.add_argument("--total-steps", type=int, default=None, help="default: the cartpole preset's")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    from jaxrl.host.devices import force_host_devices
+    import os
+    force_host_devices(min(os.cpu_count() or 1, args.seeds))  # as `jaxrl train` does
+    from benchmarks.common import machine_info, machine_slug, spread
+    from jaxrl.config import get_preset
+    from jaxrl.host.sweep import run_gymnax, run_sweep
+
+    config = get_preset("cartpole").replace(num_seeds=args.seeds)
+    if args.total_steps:
+        config = config.replace(total_steps=args.total_steps)
+    rates = {"one_program": [], "chunked": []}
+    for r in range(args.repeats + 1):  # the first round warms caches; not counted
+        one = run_sweep(config, progress=False)
+        with tempfile.TemporaryDirectory() as d:
+            chunked = run_gymnax(config, Path(d), progress=False)
+        if r:
+            rates["one_program"].append(one.aggregate_steps_per_second)
+            rates["chunked"].append(chunked.aggregate_steps_per_second)
+        print(f"round {r}: one program {one.aggregate_steps_per_second:,.0f}, chunked "
+              f"{chunked.aggregate_steps_per_second:,.0f} env steps/s", flush=True)
+    info = machine_info()
+    result = {
+        "benchmark": "chunking", "date": time.strftime("%Y-%m-%d"), "machine": info,
+        "config": {"preset": "cartpole", "num_seeds": args.seeds, "total_steps": config.total_steps,
+                   "log_frequency": config.log_frequency, "chunks": -(-config.num_blocks // max(
+                       1, config.log_frequency // config.steps_per_block))},
+        "unit": "aggregate env steps/s (run time, compile excluded), median of repeats",
+        **{k: {"median": statistics.median(v), "spread": spread(v), "rates": v} for k, v in rates.items()},
+    }
+    result["chunked_over_one_program"] = result["chunked"]["median"] / result["one_program"]["median"]
+    out = args.out or Path("benchmarks/results") / f"chunking-{machine_slug(info)}-{result['date']}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"chunked / one program: {result['chunked_over_one_program']:.3f} -> {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
