@@ -182,3 +182,16 @@ def test_tensorboard_scalars_round_trip_without_a_thread(tmp_path):
             tb.add("a/b", value, step)
     got = read_scalars(tmp_path)["a/b"]
     assert [s for s, _ in got] == [0, 1, 2] and got[0][1] == 0.5 and np.isnan(got[1][1]) and got[2][1] == 2.0
+
+
+def test_chunked_run_sharded_over_two_devices(tmp_path):
+    """Several chunks of a sweep laid out over 2 devices (in a fresh process: the device count is fixed when JAX
+    starts): every chunk keeps the state's sharding (the compiled chunk program must accept its own output)."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "--preset", "cartpole", "--num-seeds", "4",
+                           "--total-steps", "5000", "--learning-starts", "1000", "--buffer-size", "2000",
+                           "--log-frequency", "1000", "--no-progress", "--cpu-devices", "2", "--out-dir", str(out)],
+                          env=ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "devices=2" in proc.stderr
+    assert json.loads((out / "summary.json").read_text())["num_seeds"] == 4

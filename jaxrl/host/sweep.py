@@ -159,10 +159,11 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
     hps = sweep_hparams(config) if config.grid else None
     (keys, hps), _ = shard_sweep((sweep_keys(config), hps), sweep_sharding())
     parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
-    options = compiler_options()
-    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), compiler_options=options)
+    options, sharding = compiler_options(), sweep_sharding()  # every leaf: a leading (sharded) sweep axis
+    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), out_shardings=sharding,
+                    compiler_options=options)
     blocks = lambda n: jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, n)), donate_argnums=0,  # noqa: E731
-                               compiler_options=options)
+                               out_shardings=sharding, compiler_options=options)
     steps_of = lambda done: config.learning_starts + done * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
@@ -170,7 +171,7 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
     if resume:
         template = jax.eval_shape(start, keys, hps)[0]
         state, meta = load_checkpoint(out / CHECKPOINT_FILE, template, expect=expect)
-        state = jax.device_put(state, sweep_sharding())
+        state = jax.device_put(state, sharding)
         done = meta["blocks"]
         rundir.truncate_csv(metrics_path, steps_of(done))
     else:
