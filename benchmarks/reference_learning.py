@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks.common import machine_info, machine_slug
 from jaxrl.config import get_preset
 from jaxrl.host.sweep import rolling_mean
-from torch_reference.train import train
+from torch_reference.gymnax import make_train
 
 
 def main(argv=None) -> int:
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     info = machine_info()
     rows = []
     for seed in args.seeds:
-        r = train(cfg, seed=seed, threads=args.threads)
+        r = make_train(cfg, threads=args.threads)(seed)
         ret, step = r["episodes"]["return"], r["episodes"]["step"]
         means = rolling_mean(ret, 10)
         hit = np.flatnonzero(means >= 475)

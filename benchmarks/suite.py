@@ -137,15 +137,15 @@ def _torch_parallel_sweep(cfg, total_steps, repeats) -> Measurement:
 def _torch_worker(cfg, seed):
     import torch
 
-    from torch_reference.train import train
+    from torch_reference.gymnax import make_train
     torch.set_num_threads(1)
-    return train(cfg, seed=seed)["seconds"]
+    return make_train(cfg)(seed)["seconds"]
 
 
 def _torch_cartpole_seconds(cfg, repeats, threads):
-    from torch_reference.train import train
-    train(cfg.replace(total_steps=cfg.learning_starts + 1000), seed=0, threads=threads)  # warm-up
-    return [train(cfg, seed=i, threads=threads)["seconds"] for i in range(repeats)]
+    from torch_reference.gymnax import make_train
+    make_train(cfg.replace(total_steps=cfg.learning_starts + 1000), threads=threads)(0)  # warm-up
+    return [make_train(cfg, threads=threads)(i)["seconds"] for i in range(repeats)]
 
 
 # ----------------------------------------------------------------------------------------------- update

@@ -106,3 +106,10 @@ def test_allowed_arrows_pass():
     assert not violations("jaxrl/host/x.py", "from jaxrl.runners.gymnax import make_train\n")
     assert not violations("torch_reference/x.py", "from jaxrl.config import DQNConfig\nimport torch\n")
     assert not violations("parity_tests/x.py", "from jaxrl.replay.ring import make_buffer\n")
+
+
+def test_torch_reference_mirrors_jaxrl_module_names():
+    """Every torch_reference module has a jaxrl module of the same name (the concept it mirrors)."""
+    jaxrl_names = {p.stem for p in (ROOT / "jaxrl").rglob("*.py")}
+    torch_names = {p.stem for p in (ROOT / "torch_reference").glob("*.py")} - {"__init__"}
+    assert torch_names <= jaxrl_names, sorted(torch_names - jaxrl_names)

@@ -8,7 +8,7 @@ import pytest
 
 from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
-from jaxrl.replay.sampler import make_sampler
+from jaxrl.replay.sampler import ReplayState, make_replay
 from tests.test_frame_replay import reference_stacker
 from torch_reference.frames import FrameBuffer as TorchFrameBuffer
 
@@ -16,33 +16,33 @@ GAMMA = 0.9
 
 
 def drive(num_envs, rows, steps, n, seed, reprioritize=True):
-    """Fill a frame buffer through the sampler's `after_add`, sampling and reprioritizing (random errors) after
-    every add, as the learner does. Returns everything the checks need."""
+    """Fill a frame buffer through the replay's `add`, sampling and setting priorities (random errors) after
+    every add, as the learner does. Returns everything the checks need (`state`: the frame buffer's own state,
+    `prios`: the sum-tree)."""
     rng = np.random.default_rng(seed)
     outputs = reference_stacker(num_envs, steps, rng)
     h, w = outputs[0][0].shape[-2:]
     buf = make_frame_buffer(rows * num_envs, num_envs, (h, w), sample_batch_size=16)
-    sampler = make_sampler(buf, num_envs=num_envs, n_step=n, gamma=GAMMA, prioritized=True, per_alpha=0.7)
+    replay = make_replay(buf, num_envs=num_envs, n_step=n, gamma=GAMMA, prioritized=True, per_alpha=0.7)
     torch_buf = TorchFrameBuffer(rows * num_envs, num_envs, (h, w))
-    after_add, sample = jax.jit(sampler.after_add), jax.jit(sampler.sample)
-    state, prios = buf.init(), sampler.init()
+    add, sample = jax.jit(replay.add), jax.jit(replay.sample)
+    replay_state = replay.init()
     stream, time_of = [], {}
     actions, first = np.zeros(num_envs, np.int32), np.ones(num_envs, bool)
     for t, (obs, reward, terminated, truncated) in enumerate(outputs):
-        state = buf.add(state, obs[:, -1], actions, reward, terminated, first, truncated)
+        replay_state = add(replay_state, obs[:, -1], actions, reward, terminated, first, truncated)
         torch_buf.add(obs[:, -1], actions, reward, terminated, first, truncated)
-        prios = after_add(prios, state)
         stream.append(dict(obs=obs, action=actions, reward=reward, terminated=terminated, truncated=truncated,
                            first=first))
         for e in range(num_envs):
             time_of[(t % rows, e)] = t
-        if reprioritize and float(per.total(prios)) > 0:
-            _, slots = sample(state, prios, jax.random.PRNGKey(t), 0.5)
+        if reprioritize and float(per.total(replay_state.priorities)) > 0:
+            _, slots = sample(replay_state, jax.random.PRNGKey(t), 0.5)
             errors = jnp.asarray(rng.random(16), jnp.float32)
-            prios = sampler.reprioritize(prios, slots, errors, jnp.bool_(True))
+            replay_state = replay.set_priorities(replay_state, slots, errors, jnp.bool_(True))
         first = terminated | truncated
         actions = rng.integers(0, 6, num_envs).astype(np.int32)
-    return buf, sampler, state, prios, torch_buf, stream, time_of
+    return buf, replay, replay_state.buffer, replay_state.priorities, torch_buf, stream, time_of
 
 
 def model_starts(torch_buf, rows, n):
@@ -71,9 +71,9 @@ def test_sampled_n_step_windows_match_the_stream(num_envs, rows, n, prioritized)
     or truncated)."""
     buf, sampler, state, prios, torch_buf, stream, time_of = drive(num_envs, rows, 70, n, seed=num_envs + n)
     if not prioritized:
-        sampler = make_sampler(buf, num_envs=num_envs, n_step=n, gamma=GAMMA)
+        sampler = make_replay(buf, num_envs=num_envs, n_step=n, gamma=GAMMA)
         prios = None
-    batch, slots = sampler.sample(state, prios, jax.random.PRNGKey(7), 0.5)
+    batch, slots = sampler.sample(ReplayState(state, prios), jax.random.PRNGKey(7), 0.5)
     if slots is None:  # uniform: the sampler drew its window starts with the buffer's `uniform_starts`
         slots = buf.uniform_starts(state, jax.random.PRNGKey(7), 16, n, num_envs)
     starts = model_starts(torch_buf, rows, n)
@@ -109,9 +109,9 @@ def test_get_by_slot_matches_torch_reference():
 
 def test_window_longer_than_the_buffer_is_refused():
     buf = make_frame_buffer(10, 1, (2, 2))  # 10 rows: stacks of 4 leave room for windows of at most 6
-    make_sampler(buf, num_envs=1, n_step=6)
+    make_replay(buf, num_envs=1, n_step=6)
     with pytest.raises(ValueError, match="rows per env"):
-        make_sampler(buf, num_envs=1, n_step=7)
+        make_replay(buf, num_envs=1, n_step=7)
 
 
 def test_pong_n_step_prioritized_in_both_loops(tmp_path):

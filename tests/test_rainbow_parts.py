@@ -137,20 +137,20 @@ def test_n_step_prioritized_sampler_windows(num_envs, n):
     missing later steps have priority 0; a wrapped ring keeps working."""
     from jaxrl.replay import sumtree as per
     from jaxrl.replay.ring import make_buffer
-    from jaxrl.replay.sampler import make_sampler
+    from jaxrl.replay.sampler import make_replay
     from jaxrl.agents.types import Transition
     gamma, capacity = 0.9, 8 * num_envs
     example = Transition(np.zeros(2, np.float32), np.int32(0), np.float32(0), np.zeros(2, np.float32), False, False)
     buffer = make_buffer(capacity, example, sample_batch_size=64)
-    sampler = make_sampler(buffer, num_envs=num_envs, n_step=n, gamma=gamma, prioritized=True, per_alpha=0.0)
-    state, prios = buffer.init(), sampler.init()
+    replay = make_replay(buffer, num_envs=num_envs, n_step=n, gamma=gamma, prioritized=True, per_alpha=0.0)
+    replay_state = replay.init()
     stream = _stream(num_envs, 13, np.random.default_rng(num_envs + n))
     for step in stream:
-        state = buffer.add(state, Transition(**{k: jnp.asarray(v) for k, v in step.items()}))
-        prios = sampler.after_add(prios, state)
+        replay_state = replay.add(replay_state, Transition(**{k: jnp.asarray(v) for k, v in step.items()}))
+    state = replay_state.buffer
     written = 13 * num_envs
-    batch, slots = sampler.sample(state, prios, jax.random.PRNGKey(0), 1.0)
-    leaves = np.asarray(per.leaf_values(prios, capacity))
+    batch, slots = replay.sample(replay_state, jax.random.PRNGKey(0), 1.0)
+    leaves = np.asarray(per.leaf_values(replay_state.priorities, capacity))
     for i, slot in enumerate(np.asarray(slots)):
         item = (written - 1) - ((int(state.position) - 1 - slot) % capacity)  # global item number
         t, e = divmod(item, num_envs)
@@ -179,7 +179,7 @@ def test_rainbow_preset_trains():
     cfg = get_preset("rainbow").replace(total_steps=3000, learning_starts=500, buffer_size=2000)
     state, metrics = jax.jit(make_train(cfg))(jax.random.PRNGKey(0))
     assert np.isfinite(np.asarray(metrics["loss"])).all()
-    assert float(state.priorities.nodes[1]) > 0 and int(state.diverged_at) == -1
+    assert float(state.replay.priorities.nodes[1]) > 0 and int(state.diverged_at) == -1
 
 
 def test_categorical_targets_pick_the_action_then_project():

@@ -1,9 +1,10 @@
-"""The Rainbow replay parts of `jaxrl.replay.sampler`, written plainly over `torch_reference.ring.ReplayBuffer`:
-uniform or prioritized sampling of one-step or n-step transitions, same layout and rules.
+"""The Rainbow replay parts of `jaxrl.replay.sampler`, written plainly over `torch_reference.ring.ReplayBuffer` (or
+`torch_reference.frames.FrameBuffer`): a buffer plus uniform or prioritized sampling of one-step or n-step
+transitions, the priorities kept inside, same layout and rules.
 
 Layout: filled `num_envs` items per vectorized step, so the next item of an env is `num_envs` slots later. A slot
 starts an n-step window once its env's n-1 later items are written (ages `(n-1) E .. size-1`). A slot's priority
-is 0 while it does not start a window and becomes the maximum priority seen when it does; `reprioritize` sets
+is 0 while it does not start a window and becomes the maximum priority seen when it does; `set_priorities` sets
 `(|error| + eps)^alpha`. The window is cut at the first terminated or truncated step.
 """
 
@@ -16,7 +17,7 @@ from torch_reference.losses import n_step_targets
 from torch_reference.sumtree import SumTree, importance_weights
 
 
-class Sampler:
+class Replay:
     def __init__(self, buffer, *, num_envs: int, n_step: int = 1, gamma: float = 0.99, prioritized: bool = False,
                  per_alpha: float = 0.6, per_eps: float = 1e-6):
         self.buffer, self.num_envs, self.n_step, self.gamma = buffer, num_envs, n_step, gamma
@@ -29,9 +30,14 @@ class Sampler:
         age = (b.position - 1 - np.arange(b.capacity)) % b.capacity
         return (age >= (self.n_step - 1) * self.num_envs) & (age < b.size)
 
-    def after_add(self) -> None:
-        """Call after every add of `num_envs` items: the written slots lose what their old items had; then every
-        slot that starts a window and has no priority gets the maximum, every other slot 0."""
+    def add(self, *items) -> None:
+        """The buffer's `add` (one vectorized step of `num_envs` items); then the priorities are refreshed."""
+        self.buffer.add(*items)
+        self._refresh_priorities()
+
+    def _refresh_priorities(self) -> None:
+        """The written slots lose what their old items had; then every slot that starts a window and has no
+        priority gets the maximum, every other slot 0."""
         if self.tree is None:
             return
         b = self.buffer
@@ -71,10 +77,10 @@ class Sampler:
         weight = importance_weights(probs, max(int(self.starts().sum()), 1), beta)
         return self.gather(slots, weight.astype(np.float32)), slots
 
-    def reprioritize(self, slots, errors) -> None:
+    def set_priorities(self, slots, errors) -> None:
         if self.tree is not None:
             self.tree.update_priorities(slots, errors, self.per_alpha, self.per_eps)
 
 
-def make_sampler(buffer, **kwargs) -> Sampler:
-    return Sampler(buffer, **kwargs)
+def make_replay(buffer, **kwargs) -> Replay:
+    return Replay(buffer, **kwargs)

@@ -151,7 +151,7 @@ def env_info(num_actions: int) -> dict:
 
 
 def _checkpoint(out: Path, config, state, iteration: int, restarts: int, seconds: float) -> None:
-    saved = state if config.save_buffer else state.replace(buffer_state=None)
+    saved = state if config.save_buffer else state.replace(replay=None)
     meta = {"jaxrl": __version__, "config": config.to_dict(), "has_buffer": config.save_buffer,
             "iteration": iteration, "env_steps": iteration * config.num_envs, "restarts": restarts, "seconds": seconds}
     save_checkpoint(out / CHECKPOINT_FILE, saved, meta)
@@ -185,11 +185,11 @@ def _restore(out: Path, config, state, learner):
     from jaxrl.host.checkpoint import read_meta
     path = out / CHECKPOINT_FILE
     has_buffer = bool(read_meta(path).get("has_buffer"))
-    template = state if has_buffer else state.replace(buffer_state=None)
+    template = state if has_buffer else state.replace(replay=None)
     restored, meta = load_checkpoint(path, template, expect={"jaxrl": __version__, "config": config.to_dict()})
     restored = jax.tree_util.tree_map(jnp.asarray, restored)
     if not has_buffer:
-        restored = restored.replace(buffer_state=state.buffer_state)
+        restored = restored.replace(replay=state.replay)
     return restored, meta
 
 

@@ -1,31 +1,46 @@
-"""How batches are drawn from a replay buffer (ring or Atari frames): uniform or prioritized, one-step or n-step (Rainbow's replay parts)."""
+"""Replay as flashbax builds it: a buffer (ring or Atari frames) plus how batches are drawn from it, uniform or
+prioritized, one-step or n-step (Rainbow's replay parts). The priorities live inside the replay state, so a
+prioritized replay is the plain one plus `set_priorities`."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 
-class Sampler(NamedTuple):
-    """How a trainer draws batches from a buffer filled `num_envs` items per vectorized step (the ring buffer or
-    the Atari frame buffer: both have `get`, `columns`, `starts_at`, `window_starts`, `uniform_starts`, `refresh`).
+@struct.dataclass
+class ReplayState:
+    """buffer: the buffer's own state (`RingState` or `FrameState`); priorities: a `jaxrl.replay.sumtree.SumTree`
+    over the buffer's slots (prioritized replay), else None."""
 
-    init() -> priorities (a `jaxrl.replay.sumtree.SumTree`, or None for uniform sampling);
-    after_add(priorities, buffer_state) -> priorities: call after every `buffer.add` of `num_envs` items;
-    sample(buffer_state, priorities, key, beta) -> (batch, slots `[B]`);
-    reprioritize(priorities, slots, errors, ok) -> priorities (unchanged where `ok` is false).
+    buffer: Any
+    priorities: Any = None
+
+
+class Replay(NamedTuple):
+    """Pure replay over a buffer filled `num_envs` items per vectorized step (the ring buffer or the Atari frame
+    buffer: both have `add`, `get`, `columns`, `starts_at`, `window_starts`, `uniform_starts`, `refresh`).
+
+    init() -> ReplayState;
+    add(state, *items) -> state: the buffer's `add` (one vectorized step), then the priorities of the slots
+      whose window status changed;
+    sample(state, key, beta) -> (batch, slots `[B]`) (slots: None for uniform sampling);
+    set_priorities(state, slots, errors, ok) -> state: `(|error| + eps)^alpha` where `ok` (a no-op without
+      prioritization).
     """
 
     init: Callable
-    after_add: Callable
+    add: Callable
     sample: Callable
-    reprioritize: Callable
+    set_priorities: Callable
+    buffer: Any
 
 
-def make_sampler(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
-                 per_alpha: float = 0.6, per_eps: float = 1e-6) -> Sampler:
+def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
+                per_alpha: float = 0.6, per_eps: float = 1e-6) -> Replay:
     """Uniform or prioritized sampling of one-step or n-step transitions (the Rainbow replay parts).
 
     Layout: the next item of the same env is `num_envs` slots later, so the n consecutive transitions of one env
@@ -35,28 +50,29 @@ def make_sampler(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioriti
     `reward`, the bootstrap observation as `next_obs` and the bootstrap discount `gamma^m (1 - terminated)` as
     `discount`. Prioritized (Schaul et al., proportional): a slot gets the maximum priority when it becomes a
     valid window start and 0 while it is not one (not yet, or no longer: a frame row whose history was
-    overwritten); batches carry importance weights `weight` (beta from the caller); `reprioritize` sets
-    `(|error| + eps)^alpha`.
+    overwritten); batches carry importance weights `weight` (beta from the caller).
     """
     from jaxrl.agents.losses import n_step_targets
     from jaxrl.replay import sumtree as per
 
     capacity, batch_size = buffer.capacity, buffer.sample_batch_size
     if n_step > 1 and capacity % num_envs:
-        raise ValueError(f"make_sampler: capacity {capacity} must be a multiple of num_envs {num_envs} for n-step")
+        raise ValueError(f"make_replay: capacity {capacity} must be a multiple of num_envs {num_envs} for n-step")
     buffer.refresh(buffer.init(), n_step, num_envs)  # ValueError for a window the buffer cannot hold
 
-    def init():
-        return per.init(capacity) if prioritized else None
+    def init() -> ReplayState:
+        return ReplayState(buffer=buffer.init(), priorities=per.init(capacity) if prioritized else None)
 
-    def after_add(priorities, state):
-        if priorities is None:
-            return None
-        slots, fresh = buffer.refresh(state, n_step, num_envs)
-        current = per.get_values(priorities, slots)
-        valid = buffer.starts_at(state, slots, n_step, num_envs)
-        values = jnp.where(valid, jnp.where(fresh | (current == 0), priorities.max_priority, current), 0.0)
-        return per.set_values(priorities, slots, values.astype(jnp.float32))
+    def add(state: ReplayState, *items) -> ReplayState:
+        buffer_state = buffer.add(state.buffer, *items)
+        priorities = state.priorities
+        if priorities is not None:
+            slots, fresh = buffer.refresh(buffer_state, n_step, num_envs)
+            current = per.get_values(priorities, slots)
+            valid = buffer.starts_at(buffer_state, slots, n_step, num_envs)
+            values = jnp.where(valid, jnp.where(fresh | (current == 0), priorities.max_priority, current), 0.0)
+            priorities = per.set_values(priorities, slots, values.astype(jnp.float32))
+        return ReplayState(buffer=buffer_state, priorities=priorities)
 
     def gather(state, slots, weight):
         if n_step == 1:
@@ -70,20 +86,22 @@ def make_sampler(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioriti
         return first._replace(reward=returns, next_obs=final.next_obs, terminated=final.terminated,
                               truncated=None, discount=discount, weight=weight)
 
-    def sample(state, priorities, key, beta=1.0):
-        if priorities is None:
+    def sample(state: ReplayState, key, beta=1.0):
+        if state.priorities is None:
             if n_step == 1:  # the buffer's own uniform draw
-                return buffer.sample(state, key), None
-            return gather(state, buffer.uniform_starts(state, key, batch_size, n_step, num_envs), None), None
-        slots, probs = per.sample(priorities, key, batch_size)
-        count = buffer.count_starts(state, n_step, num_envs)
+                return buffer.sample(state.buffer, key), None
+            return gather(state.buffer, buffer.uniform_starts(state.buffer, key, batch_size, n_step, num_envs),
+                          None), None
+        slots, probs = per.sample(state.priorities, key, batch_size)
+        count = buffer.count_starts(state.buffer, n_step, num_envs)
         weight = per.importance_weights(probs, jnp.maximum(count, 1), beta)
-        return gather(state, slots, weight), slots
+        return gather(state.buffer, slots, weight), slots
 
-    def reprioritize(priorities, slots, errors, ok):
-        if priorities is None:
-            return None
-        updated = per.update_priorities(priorities, slots, errors, alpha=per_alpha, eps=per_eps)
-        return jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), updated, priorities)
+    def set_priorities(state: ReplayState, slots, errors, ok=True) -> ReplayState:
+        if state.priorities is None:
+            return state
+        updated = per.update_priorities(state.priorities, slots, errors, alpha=per_alpha, eps=per_eps)
+        return state.replace(priorities=jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), updated,
+                                                               state.priorities))
 
-    return Sampler(init, after_add, sample, reprioritize)
+    return Replay(init, add, sample, set_priorities, buffer)

@@ -35,7 +35,7 @@ from jaxrl.envs.envpool_env import AtariStep, to_step
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
-from jaxrl.replay.sampler import make_sampler
+from jaxrl.replay.sampler import ReplayState, make_replay
 from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
@@ -49,7 +49,7 @@ class AtariState:
     params: Any
     target_params: Any
     opt_state: Any
-    buffer_state: Any
+    replay: Any  # jaxrl.replay.sampler.ReplayState: the frame buffer and, for prioritized replay, its sum-tree
     actions: jnp.ndarray  # [E] int32: the actions just sent, which lead into the next row
     episode_return: jnp.ndarray  # [E] float32: true (unclipped) score of the running games
     episode_length: jnp.ndarray  # [E] int32: agent steps of the running games
@@ -57,7 +57,6 @@ class AtariState:
     key: jax.Array
     num_updates: jnp.ndarray  # int32
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite update (see `guard_update`), -1 healthy
-    priorities: Any = None  # jaxrl.replay.sumtree.SumTree over frame-buffer slots (prioritized replay), else None
 
 
 class AtariLearner(NamedTuple):
@@ -79,7 +78,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
     network = agent.network
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
                                sample_batch_size=config.batch_size)
-    sampler = make_sampler(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
+    replay = make_replay(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
                            prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(config)
     guarded_update = guard_update(agent.update)
@@ -94,12 +93,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         key, net_key = jax.random.split(key)
         params = network.init(net_key, jnp.zeros((1, *obs_shape), jnp.uint8))
         return AtariState(params=params, target_params=params, opt_state=agent.optimizer.init(params),
-                          buffer_state=buffer.init(), actions=jnp.zeros(num_envs, jnp.int32),
+                          replay=replay.init(), actions=jnp.zeros(num_envs, jnp.int32),
                           episode_return=jnp.zeros(num_envs, jnp.float32),
                           episode_length=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool),
-                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1), priorities=sampler.init())
+                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
 
-    def updates(buffer_state, due, copy, env_steps, learn):
+    def updates(buffer_state, due, copy, env_steps, learn):  # learn carries the priorities; the buffer is read
         """`updates_per_block` updates if `due`, then the target copy if `copy`.
 
         Written as while loops with 0 or n trips rather than `lax.cond`: XLA updates a while loop's carry in
@@ -109,10 +108,11 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
             i, (params, target_params, opt_state, key, num_updates, diverged_at, priorities), loss_sum = carry
             key, sample_key = jax.random.split(key)
             beta = per.beta_schedule(num_updates, config.per_beta, max(1, config.num_updates))
-            batch, slots = sampler.sample(buffer_state, priorities, sample_key, beta)
+            batch, slots = replay.sample(ReplayState(buffer_state, priorities), sample_key, beta)
             params, opt_state, loss, aux, diverged_at = guarded_update(params, target_params, opt_state, batch,
                                                                        diverged_at, env_steps)
-            priorities = sampler.reprioritize(priorities, slots, aux["priority"], diverged_at < 0)
+            priorities = replay.set_priorities(ReplayState(buffer_state, priorities), slots, aux["priority"],
+                                               diverged_at < 0).priorities
             learn = (params, target_params, opt_state, key, num_updates + 1, diverged_at, priorities)
             return i + 1, learn, loss_sum + loss
 
@@ -132,12 +132,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
         iteration = jnp.asarray(iteration, jnp.int32)
         env_steps = iteration * num_envs  # env steps taken before this call
         first = state.reset_next
-        buffer_state = buffer.add(state.buffer_state, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first,
+        replay_state = replay.add(state.replay, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first,
                                   ts.truncated)
         episode_return = state.episode_return + ts.score
         episode_length = state.episode_length + (~first).astype(jnp.int32)
         metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": ts.game_over}
-        state = state.replace(buffer_state=buffer_state, priorities=sampler.after_add(state.priorities, buffer_state),
+        state = state.replace(replay=replay_state,
                               episode_return=jnp.where(ts.game_over, 0.0, episode_return),
                               episode_length=jnp.where(ts.game_over, 0, episode_length),
                               reset_next=ts.terminated | ts.truncated)
@@ -146,11 +146,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                & (iteration >= updates_from))
         copy = due & target_update_due(env_steps, block, config.target_update_frequency)
         learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates, state.diverged_at,
-                 state.priorities)
-        learn, loss = updates(state.buffer_state, due, copy, env_steps, learn)
+                 state.replay.priorities)
+        learn, loss = updates(state.replay.buffer, due, copy, env_steps, learn)
         params, target_params, opt_state, key, num_updates, diverged_at, priorities = learn
         state = state.replace(params=params, target_params=target_params, opt_state=opt_state, key=key,
-                              num_updates=num_updates, diverged_at=diverged_at, priorities=priorities)
+                              num_updates=num_updates, diverged_at=diverged_at,
+                              replay=state.replay.replace(priorities=priorities))
 
         key, act_key = jax.random.split(state.key)
         epsilon = epsilon_fn(env_steps)

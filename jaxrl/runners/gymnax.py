@@ -28,7 +28,7 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
 from jaxrl.replay import sumtree as per
 from jaxrl.replay.ring import make_buffer
-from jaxrl.replay.sampler import make_sampler
+from jaxrl.replay.sampler import make_replay
 
 
 def compiler_options() -> dict:
@@ -48,7 +48,7 @@ class TrainState:
     params: Any
     target_params: Any
     opt_state: Any
-    buffer_state: Any
+    replay: Any  # jaxrl.replay.sampler.ReplayState: the ring buffer and, for prioritized replay, its sum-tree
     env_state: Any
     obs: jnp.ndarray  # [E, *obs_shape]
     episode_return: jnp.ndarray  # [E] running return of the current episodes
@@ -57,7 +57,6 @@ class TrainState:
     env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
     num_updates: jnp.ndarray  # int32
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
-    priorities: Any = None  # jaxrl.replay.sumtree.SumTree over buffer slots (prioritized replay), else None
 
 
 class TrainParts(NamedTuple):
@@ -85,7 +84,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
                          reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
                          terminated=jnp.bool_(False), truncated=jnp.bool_(False) if config.n_step > 1 else None)
     buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
-    sampler = make_sampler(buffer, num_envs=config.num_envs, n_step=config.n_step, gamma=hp.gamma,
+    replay = make_replay(buffer, num_envs=config.num_envs, n_step=config.n_step, gamma=hp.gamma,
                            prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(hp.epsilon_config(config))
     num_envs = config.num_envs
@@ -98,10 +97,9 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         params = network.init(net_key, obs)
         return TrainState(
             params=params, target_params=params, opt_state=agent.optimizer.init(params),
-            buffer_state=buffer.init(), env_state=env_state, obs=obs,
+            replay=replay.init(), env_state=env_state, obs=obs,
             episode_return=jnp.zeros(num_envs, jnp.float32), episode_length=jnp.zeros(num_envs, jnp.int32),
-            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1),
-            priorities=sampler.init())
+            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
 
     def env_step(state: TrainState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
@@ -109,14 +107,12 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         out = env.step(step_key, state.env_state, actions)
         transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated,
                                 out.truncated if config.n_step > 1 else None)
-        buffer_state = buffer.add(state.buffer_state, transition)
         episode_return = state.episode_return + out.reward
         episode_length = state.episode_length + 1
         done = out.terminated | out.truncated
         metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
         state = state.replace(
-            buffer_state=buffer_state, priorities=sampler.after_add(state.priorities, buffer_state),
-            env_state=out.env_state, obs=out.obs,
+            replay=replay.add(state.replay, transition), env_state=out.env_state, obs=out.obs,
             episode_return=jnp.where(done, 0.0, episode_return),
             episode_length=jnp.where(done, 0, episode_length),
             key=key, env_steps=state.env_steps + num_envs)
@@ -125,13 +121,13 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
     def update_step(state: TrainState, _):
         key, sample_key = jax.random.split(state.key)
         beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
-        batch, slots = sampler.sample(state.buffer_state, state.priorities, sample_key, beta)
+        batch, slots = replay.sample(state.replay, sample_key, beta)
         params, opt_state, loss, aux, diverged_at = update(state.params, state.target_params, state.opt_state, batch,
                                                            state.diverged_at, state.env_steps)
         priority = aux.pop("priority")
-        priorities = sampler.reprioritize(state.priorities, slots, priority, diverged_at < 0)
         state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
-                              diverged_at=diverged_at, priorities=priorities)
+                              diverged_at=diverged_at,
+                              replay=replay.set_priorities(state.replay, slots, priority, diverged_at < 0))
         return state, {"loss": loss, **aux}
 
     def block(state: TrainState, _):

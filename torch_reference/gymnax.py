@@ -1,4 +1,6 @@
-"""The course's training loop over a Gymnasium vector env, reading the same `DQNConfig` as jaxrl.
+"""The course's training loop over a Gymnasium vector env, reading the same `DQNConfig` as jaxrl: the mirror of
+`jaxrl.runners.gymnax` (the classic-control envs jaxrl runs through gymnax run here through Gymnasium), with the
+same `make_train(config) -> train(seed)` shape.
 
 The schedule is jaxrl's (see `jaxrl.runners.gymnax`): `learning_starts` env steps without updates, then blocks of
 `iterations_per_update_block` vectorized steps followed by `updates_per_block` updates; the target copy is
@@ -26,9 +28,14 @@ def make_env(config: DQNConfig, seed: int):
     return env
 
 
-def train(config: DQNConfig, seed: int = 0, device: str = "cpu", threads: int | None = None) -> dict:
-    """Train one agent. Returns `episodes` (step, return, length arrays), `losses`, `seconds`, `agent`."""
+def make_train(config: DQNConfig, device: str = "cpu", threads: int | None = None):
+    """-> `train(seed) -> dict`: train one agent; the dict holds `episodes` (step, return, length arrays),
+    `losses`, `seconds`, `agent`."""
     config.validate()
+    return lambda seed=0: _train(config, seed, device, threads)
+
+
+def _train(config: DQNConfig, seed: int, device: str, threads: int | None) -> dict:
     if threads is not None:
         torch.set_num_threads(threads)
     env = make_env(config, seed)
