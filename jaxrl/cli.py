@@ -213,7 +213,62 @@ def cmd_doctor(argv) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "tabular": cmd_tabular, "doctor": cmd_doctor}
+def cmd_evaluate(argv) -> int:
+    p = _Parser(prog="jaxrl evaluate", description="Play a gymnax run's saved greedy policies in Gymnasium's own env "
+                "(CartPole-v1, Acrobot-v1, MountainCar-v0); writes RUN/evaluate-<which>.json.")
+    p.add_argument("run", type=Path)
+    p.add_argument("--episodes", type=int, default=10, help="episodes per agent (default: %(default)s)")
+    p.add_argument("--which", choices=("final", "best"), default="final",
+                   help="final parameters, or the best-evaluated ones (runs with --eval-frequency)")
+    p.add_argument("--seed", type=int, default=0, help="root seed of the Gymnasium resets (default: %(default)s)")
+    p.add_argument("--epsilon", type=float, default=0.0, help="random-action probability (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.episodes <= 0 or not 0 <= args.epsilon <= 1:
+        _usage_error("--episodes must be > 0 and --epsilon in [0, 1]")
+    from rich.console import Console
+
+    from jaxrl.host.gym_eval import evaluate_run
+    from jaxrl.host.stats import format_ci
+    try:
+        report = evaluate_run(args.run, episodes=args.episodes, which=args.which, seed=args.seed, epsilon=args.epsilon)
+    except (ValueError, FileNotFoundError) as e:
+        _usage_error(str(e))
+    console = Console()
+    for a in report["per_agent"]:
+        console.print(f"agent {a['agent']}: mean return {a['mean_return']:.1f} over {len(a['returns'])} episodes")
+    agg = report["aggregates"]
+    console.print(f"{report['gymnasium_id']} ({args.which} parameters): IQM {format_ci(agg['iqm'])}, mean "
+                  f"{format_ci(agg['mean'])}" + (f"; {report['agents_reaching_threshold']}/{len(report['per_agent'])} "
+                                                 f"agents >= {report['threshold']:g}" if "threshold" in report else ""))
+    return 0
+
+
+def cmd_compare(argv) -> int:
+    p = _Parser(prog="jaxrl compare", description="Compare runs (or the grid points of one run) on the same env: "
+                "IQM, mean, median, optimality gap with 95%% stratified-bootstrap CIs, probability of improvement, "
+                "compare.png and compare.json.")
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, default=None, help="where compare.json/png go (default: the first run)")
+    p.add_argument("--window", type=int, default=10, help="episodes averaged per seed score (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.window <= 0:
+        _usage_error(f"--window={args.window}: expected an integer > 0")
+    from rich.console import Console
+
+    from jaxrl.host.compare import compare, print_compare
+    out = args.out or args.runs[0]
+    try:
+        result = compare(args.runs, out, window=args.window)
+    except (ValueError, FileNotFoundError) as e:
+        _usage_error(str(e))
+    console = Console()
+    print_compare(result, console)
+    console.print(f"wrote {out / 'compare.json'} and {out / 'compare.png'}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "tabular": cmd_tabular, "evaluate": cmd_evaluate, "compare": cmd_compare,
+            "doctor": cmd_doctor}
 
 
 def main(argv=None) -> int:
@@ -223,8 +278,8 @@ def main(argv=None) -> int:
         print(f"jaxrl {__version__}")
         return 0
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: jaxrl {train,tabular,doctor} [options]   (jaxrl train --help, jaxrl tabular --help, "
-              "jaxrl doctor --help, jaxrl --version)")
+        print("usage: jaxrl {train,tabular,evaluate,compare,doctor} [options]   (jaxrl COMMAND --help; "
+              "jaxrl --version)")
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

@@ -46,6 +46,8 @@ def test_cartpole_kill_9_then_resume_is_bit_exact(cartpole_run, tmp_path):
     assert main(["train", "--resume", str(out), "--no-progress"]) == 0
     assert (out / "params.msgpack").read_bytes() == (cartpole_run / "params.msgpack").read_bytes()
     assert (out / "metrics.csv").read_text() == (cartpole_run / "metrics.csv").read_text()
+    assert (out / "eval.csv").read_text() == (cartpole_run / "eval.csv").read_text()  # the preset evaluates
+    assert (out / "params_best.msgpack").read_bytes() == (cartpole_run / "params_best.msgpack").read_bytes()
 
 
 def _rewrite_checkpoint(path: Path, **meta_changes):
@@ -115,7 +117,8 @@ def test_guard_update_stops_only_the_diverged_seed():
 @pytest.mark.parametrize("chunked", [False, True])
 def test_divergence_stops_the_run_with_the_step(tmp_path, capsys, chunked):
     out = tmp_path / "nan"
-    flags = ["--checkpoint-frequency", "1000", "--log-frequency", "500"] if chunked else []
+    # one chunk (the run ends, every seed diverged, results written), or several (stops at the chunk end)
+    flags = ["--checkpoint-frequency", "1000", "--log-frequency", "500"] if chunked else ["--log-frequency", "10000"]
     rc = main(["train", "--preset", "cartpole", "--num-seeds", "2", "--total-steps", "3000", "--learning-starts",
                "500", "--buffer-size", "1000", "--learning-rate", "1e38", "--no-clip-error", "--no-progress",
                "--out-dir", str(out), *flags])

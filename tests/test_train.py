@@ -81,19 +81,20 @@ def test_vectorized_envs_and_update_blocks(num_envs, train_frequency):
 
 
 @pytest.mark.slow
-def test_cartpole_learns_in_7_of_8_seeds():
-    """Learning guard, 8 seeds, 100k env steps: >= 7 of 8 reach a 10-episode mean return >= 400 and the median
-    seed reaches >= 475 (random play: ~20). Per seed the preset reaches 475 about 81% of the time (the
-    failures climb, then collapse: DQN's CartPole instability), so "8 of 8 >= 475" would be a coin flip on
-    every change of float rounding; measured: root seed 0 best means 428-500 (5 of 8 >= 475), root seed 1
-    477-500 (8 of 8)."""
+def test_cartpole_preset_best_policies_solve_in_7_of_8_seeds(tmp_path):
+    """Learning guard for the preset as `jaxrl train` runs it (chunked driver, greedy evaluations of 10 episodes
+    every 2,000 env steps, best parameters kept), 8 seeds, 100k env steps: >= 7 of 8 seeds' best greedy
+    evaluation averages >= 475 (random play: ~20), and params_best.msgpack holds exactly those agents' best
+    parameters. The committed Gymnasium-side measurement over 16 seeds and two root seeds is
+    benchmarks/results/cartpole-preset-*.json (15 of 16 in both)."""
+    from jaxrl.host.sweep import run_gymnax
     cfg = get_preset("cartpole").replace(num_seeds=8)
-    assert cfg.total_steps <= 100_000
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), 8)
-    _, metrics = _run(cfg, keys)
-    returns = per_seed_returns(episodes_from_metrics(metrics, cfg.num_envs), 8)
-    best = [rolling_mean(r, 10).max() for r in returns]
-    assert sum(b >= 400 for b in best) >= 7 and np.median(best) >= 475, best
+    assert cfg.total_steps <= 100_000 and cfg.eval_frequency == 2_000
+    result = run_gymnax(cfg, tmp_path, progress=False)
+    best = result.greedy_eval["per_seed_best"]
+    assert sum(b >= 475 for b in best) >= 7, best
+    assert (tmp_path / "params_best.msgpack").is_file()
+
 
 def test_replay_buffer_is_not_copied_every_block():
     """A block of one env step and one update (the presets' setting): compiled with `compiler_options()`, the

@@ -107,22 +107,23 @@ class DQNConfig:
     optimizer: str = "adam"
     """`adam` or `rmsprop` (both with PyTorch's semantics)."""
 
-    # ----- chunked runs: envpool (Atari) runs, and gymnax runs with checkpoint_frequency > 0 -----
+    # ----- the chunked driver (every `jaxrl train` run), evaluations and checkpoints -----
     loop: str = "xla"
     """Envpool runs: `xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between
     jitted calls."""
     log_frequency: int = 10_000
     """Env steps per agent between progress lines / CSV flushes (one jitted chunk)."""
     eval_frequency: int = 0
-    """Envpool runs: env steps per agent between greedy evaluations (a multiple of log_frequency); 0 = only
-    at the end."""
+    """Env steps per agent between greedy evaluations (checked at chunk ends: every log_frequency env steps;
+    Atari: a multiple of log_frequency). Gymnax runs: 0 = no evaluations, else also one at the end, with the
+    best-evaluated parameters kept as params_best.msgpack. Atari runs: 0 = only at the end."""
     eval_episodes: int = 4
-    """Whole games (no episodic life, raw score) per agent and evaluation."""
+    """Whole episodes per agent and evaluation (Atari: whole games, no episodic life, raw score)."""
     eval_epsilon: float = 0.01
     """Epsilon of the evaluation policy (0 = fully greedy)."""
     checkpoint_frequency: int = 0
     """Env steps per agent between checkpoints (a multiple of log_frequency); 0 = only at the end (envpool)
-    or no checkpoints and one compiled program (gymnax)."""
+    or only on SIGINT/SIGTERM (gymnax)."""
     save_buffer: bool = False
     """Include the replay buffer in checkpoints (about 7 KB per transition and agent)."""
     video: bool = True

@@ -121,7 +121,7 @@ class AtariLog:
 
     def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval) -> dict:
         cfg = self.config
-        from jaxrl.host.summary import per_seed_summary
+        from jaxrl.host.summary import per_seed_summary, seed_aggregates
         per_seed = per_seed_summary(self.returns, SOLVE_WINDOW)
         for s, seed in enumerate(per_seed):
             seed.update(solved=self.solved[s], final_eval_returns=[float(x) for x in np.asarray(final_eval)[s]])
@@ -130,6 +130,7 @@ class AtariLog:
             "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,
             "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
             "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
+            "aggregates": seed_aggregates(per_seed, SOLVED_RETURN.get(cfg.env_id)),
             "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
             "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
             "aggregate_steps_per_second_note": "median over chunks of this session, compile excluded",

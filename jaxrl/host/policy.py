@@ -14,8 +14,10 @@ from jaxrl.agents.networks import make_network, q_values
 from jaxrl.host.rundir import PARAMS_FILE, read_config
 
 
-def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
-    """`act(obs) -> int`: the greedy action of seed `seed_index`'s final Q-network.
+def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[[np.ndarray], int]:
+    """`act(obs) -> int`: the greedy action of agent `seed_index`'s Q-network: its final parameters
+    (`which="final"`, params.msgpack) or its best-evaluated ones (`which="best"`, params_best.msgpack, written by
+    runs with `--eval-frequency`).
 
     `obs` is one observation shaped like the env's (no batch axis), e.g. `[4]` for CartPole.
     """
@@ -33,9 +35,12 @@ def load_policy(run_dir, seed_index: int = 0) -> Callable[[np.ndarray], int]:
     template = network.init(jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), obs_dtype))
     stacked_template = jax.tree_util.tree_map(lambda x: np.zeros((config.sweep_size, *x.shape), x.dtype), template)
     from flax import serialization
-    path = Path(run_dir) / PARAMS_FILE
+    if which not in ("final", "best"):
+        raise ValueError(f"which={which!r}: expected 'final' or 'best'")
+    path = Path(run_dir) / (PARAMS_FILE if which == "final" else "params_best.msgpack")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no parameters there (the run did not finish)")
+        raise FileNotFoundError(f"{path}: no parameters there (" + ("the run did not finish)" if which == "final" else
+                                "the run made no greedy evaluations: train with --eval-frequency N)"))
     try:
         stacked = serialization.from_bytes(stacked_template, path.read_bytes())
     except Exception as e:  # msgpack and flax raise several types for truncated or foreign data

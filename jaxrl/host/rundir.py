@@ -126,19 +126,31 @@ def write_config(out_dir, config, *, preset: str | None, env_info: dict) -> None
 def write_run_dir(out_dir, result, summary: dict, *, env_info: dict, preset: str | None = None,
                   window: int = 10) -> Path:
     """Write every artifact of a finished sweep into `out_dir` (created if missing)."""
-    from flax import serialization
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, result.config, preset=preset, env_info=env_info)
     ep = result.episodes
     write_episodes(out / METRICS_FILE, ep)
     write_json(out / SUMMARY_FILE, summary)
-    (out / PARAMS_FILE).write_bytes(serialization.to_bytes(result.params))
+    write_stacked_params(out / PARAMS_FILE, result.params)
     write_tensorboard(out / TB_DIR, result)
     plot_learning_curves(out / CURVES_FILE, ep, result.config.sweep_size, result.config.total_steps, window,
                          title=f"{result.config.env_id}: DQN, {result.config.sweep_size} agents")
     return out
+
+
+def write_stacked_params(path: Path, params) -> None:
+    """Parameters stacked over agents (leading `[S]` axis) as msgpack, written atomically."""
+    from flax import serialization
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_bytes(serialization.to_bytes(params))
+    os.replace(tmp, path)
+
+
+def read_stacked_params(path: Path):
+    """The raw pytree of numpy arrays written by `write_stacked_params`."""
+    from flax import serialization
+    return serialization.msgpack_restore(Path(path).read_bytes())
 
 
 def write_tensorboard(path: Path, result) -> None:
@@ -213,6 +225,9 @@ def plot_learning_curves(path: Path, episodes: dict, num_seeds: int, total_steps
     ax.fill_between(grid, lo, hi, color="tab:blue", alpha=0.08, label="min..max")
     ax.fill_between(grid, mean - std, mean + std, color="tab:blue", alpha=0.25, label="mean ± std")
     ax.plot(grid, mean, color="tab:blue", lw=2, label=f"mean over {num_seeds} seeds")
+    if np.isnan(curves).all():  # a window longer than every seed's run: say so instead of an empty plot
+        ax.text(0.5, 0.5, f"no seed finished {window} episodes:\nno rolling mean of {window} to draw "
+                "(lower --window)", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("env steps per seed")
     ax.set_ylabel(f"episode return (rolling mean of {window})")
     ax.set_title(title)

@@ -3,6 +3,8 @@ per-seed table, the per-grid-point table and the aggregate line."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from jaxrl.host.rundir import rolling_mean
@@ -22,6 +24,15 @@ def per_seed_summary(returns, window: int) -> list[dict]:
     return out
 
 
+def seed_aggregates(seeds: list[dict], target: Optional[float]) -> dict:
+    """rliable's IQM, mean, median (and optimality gap to `target`) with 95% bootstrap CIs, over the seeds'
+    final and best `window`-episode means (`jaxrl.host.stats`)."""
+    from jaxrl.host.stats import aggregates
+    nan = float("nan")
+    return {kind: aggregates([s[f"{kind}_mean_return"] if s[f"{kind}_mean_return"] is not None else nan
+                              for s in seeds], target=target) for kind in ("final", "best")}
+
+
 def print_summary(summary: dict, console) -> None:
     from rich.table import Table
 
@@ -29,24 +40,33 @@ def print_summary(summary: dict, console) -> None:
     table = Table(title="per-seed summary")
     for col in ("seed", "episodes", f"final mean return (last {w})", f"best {w}-episode mean", "final loss"):
         table.add_column(col, justify="right")
-    fmt = lambda v: "-" if v is None else f"{v:.1f}" if abs(v) >= 1 else f"{v:.4f}"  # noqa: E731
+    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    fmt_loss = lambda v: "-" if v is None else f"{v:#.4g}"  # noqa: E731  (4 significant digits throughout)
     for s in summary["per_seed"]:
         table.add_row(str(s["seed_index"]), str(s["episodes"]), fmt(s["final_mean_return"]),
-                      fmt(s["best_mean_return"]), fmt(s["final_loss"]))
+                      fmt(s["best_mean_return"]), fmt_loss(s["final_loss"]))
     console.print(table)
     if "per_point" in summary:
         grid = Table(title="per grid point (mean over its seeds)")
         names = [k for k in summary["per_point"][0] if k not in ("point", "seeds", "mean_final_return",
-                                                                 "seeds_reaching_threshold")]
-        for col in ("point", *names, "seeds", f"final mean return (last {w})", "seeds >= threshold"):
+                                                                 "seeds_reaching_threshold", "aggregates")]
+        for col in ("point", *names, "seeds", f"final mean return (last {w})", "IQM [95% CI]", "seeds >= threshold"):
             grid.add_column(col, justify="right")
+        from jaxrl.host.stats import format_ci
         for p in summary["per_point"]:
+            iqm = p["aggregates"]["final"].get("iqm")
             grid.add_row(str(p["point"]), *[f"{p[k]:g}" for k in names], str(p["seeds"]), fmt(p["mean_final_return"]),
-                         str(p.get("seeds_reaching_threshold", "-")))
+                         format_ci(iqm) if iqm else "-", str(p.get("seeds_reaching_threshold", "-")))
         console.print(grid)
     line = (f"aggregate: {summary['aggregate_steps_per_second']:,.0f} env steps/s over {summary['num_seeds']} "
             f"seeds ({summary['run_seconds']:.1f} s run, {summary['compile_seconds']:.1f} s compile, "
             f"{', '.join(summary['devices'])})")
+    final = summary.get("aggregates", {}).get("final", {})
+    if "iqm" in final:
+        from jaxrl.host.stats import format_ci
+        ci = "95% CI" if final["iqm"]["ci"] else "no CI: one seed"
+        console.print(f"final return over {final['runs']} seeds ({ci}, stratified bootstrap): IQM "
+                      f"{format_ci(final['iqm'])}, mean {format_ci(final['mean'])}, median {format_ci(final['median'])}")
     if "seeds_reaching_threshold" in summary:
         line += (f"; {summary['seeds_reaching_threshold']}/{summary['num_seeds']} seeds reached a "
                  f"{w}-episode mean >= {summary['solve_threshold']:g}")

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from jaxrl.config import DQNConfig
+from jaxrl.host.greedy import GreedyEvals
 from jaxrl.host.metrics import append_episodes, read_episodes, start_metrics
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
@@ -36,6 +37,7 @@ class SweepResult:
     run_seconds: float
     steps_run: Optional[int] = None  # env steps per seed timed in run_seconds (a resumed run: fewer)
     diverged_at: Optional[np.ndarray] = None  # [S] env step of the first non-finite update, -1 = never
+    greedy_eval: Optional[dict] = None  # `GreedyEvals.summary()` when the run evaluated its agents
 
     @property
     def aggregate_steps_per_second(self) -> float:
@@ -122,6 +124,10 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
     if solve_threshold is not None:
         summary["solve_threshold"] = solve_threshold
         summary["seeds_reaching_threshold"] = sum(1 for s in seeds if reached(s))
+    from jaxrl.host.summary import seed_aggregates
+    summary["aggregates"] = seed_aggregates(seeds, solve_threshold)
+    if result.greedy_eval is not None:
+        summary["greedy_eval"] = result.greedy_eval
     if result.config.grid:
         summary["per_point"] = []
         for p, point in enumerate(result.config.grid_points()):
@@ -129,6 +135,7 @@ def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[f
             finals = [s["final_mean_return"] for s in mine if s["final_mean_return"] is not None]
             summary["per_point"].append({
                 "point": p, **point, "seeds": len(mine), "mean_final_return": float(np.mean(finals)) if finals else None,
+                "aggregates": seed_aggregates(mine, solve_threshold),
                 **({"seeds_reaching_threshold": sum(1 for s in mine if reached(s))} if solve_threshold else {})})
     return summary
 
@@ -174,6 +181,7 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         state = jax.device_put(state, sharding)
         done = meta["blocks"]
         rundir.truncate_csv(metrics_path, steps_of(done))
+        rundir.truncate_csv(out / "eval.csv", steps_of(done))
     else:
         state, warm = start(keys, hps)
         done = 0
@@ -188,11 +196,17 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         box[0], metrics = programs[n](box[0], hps)
         return unshard(metrics, n_sweep)
 
+    evals = GreedyEvals(config, out, n_sweep, resume) if config.eval_frequency else None
+
     def record(before, n, metrics, seconds):
         env_m, upd_m = metrics
         flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
         append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(before)))
         losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
+        now = steps_of(before + n)
+        if evals is not None and evals.due(steps_of(before), now, before + n == config.num_blocks):
+            returns = evals(now, unshard(box[0].params, n_sweep))
+            return f"greedy eval {returns.mean():.1f}"
         return ""
 
     def save(done):
@@ -208,4 +222,5 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
                        losses=np.concatenate(losses, axis=1) if losses else np.zeros((n_sweep, 0)),
                        params=unshard(state.params, n_sweep), compile_seconds=compile_seconds,
                        run_seconds=max(run_seconds, 1e-9), steps_run=(chunks.done - first_block) * config.steps_per_block,
-                       diverged_at=unshard(state.diverged_at, n_sweep))
+                       diverged_at=unshard(state.diverged_at, n_sweep),
+                       greedy_eval=evals.summary() if evals is not None else None)

@@ -76,6 +76,10 @@ def _train(config: DQNConfig, opts, stop) -> int:
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
     from jaxrl.host.summary import print_summary
     print_summary(summary, console)
+    short = [s["seed_index"] for s in summary["per_seed"] if s["episodes"] < opts.window]
+    if short:
+        console.print(f"note: {len(short)} seed(s) finished fewer than --window={opts.window} episodes: their final "
+                      "mean covers all their episodes, and the learning curve has no rolling mean for them")
     console.print(f"run directory: {out_dir}")
     diverged = [s for s in summary["per_seed"] if s["diverged_at_env_step"] is not None]
     for s in diverged:

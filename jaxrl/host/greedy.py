@@ -1,0 +1,76 @@
+"""Greedy evaluations of a gymnax sweep, per chunk: `eval.csv` rows and each agent's best parameters.
+
+    DIR/eval.csv             one row per evaluation and agent: seed, step, mean_return, min_return, max_return,
+                             games (`eval_episodes` whole episodes, epsilon = `eval_epsilon`, own env keys)
+    DIR/params_best.msgpack  per agent, the parameters of its best evaluation so far (ties: the earlier),
+                             stacked like params.msgpack; `load_policy(run, i, which="best")`
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxrl.config import DQNConfig
+from jaxrl.host import rundir
+
+EVAL_FILE = "eval.csv"
+EVAL_COLUMNS = ["seed", "step", "mean_return", "min_return", "max_return", "games"]
+BEST_PARAMS_FILE = "params_best.msgpack"
+
+
+class GreedyEvals:
+    """`evals(steps, params)` evaluates every agent (params stacked `[S]`, on the host) and keeps the best."""
+
+    def __init__(self, config: DQNConfig, out: Path, num_agents: int, resume: bool):
+        from jaxrl.runners.evaluation import make_evaluate
+        self.config, self.out, self.num_agents = config, Path(out), num_agents
+        self.fn = jax.jit(jax.vmap(make_evaluate(config)))
+        self.best = np.full(num_agents, -np.inf)
+        self.last = np.full(num_agents, np.nan)
+        self.best_params = None
+        path = self.out / EVAL_FILE
+        if resume and path.is_file():  # eval.csv was truncated to the checkpoint; rebuild the best from it
+            with open(path, newline="") as f:
+                for row in csv.DictReader(f):
+                    s = int(row["seed"])
+                    self.best[s] = max(self.best[s], float(row["mean_return"]))
+                    self.last[s] = float(row["mean_return"])
+            if (self.out / BEST_PARAMS_FILE).is_file():
+                self.best_params = rundir.read_stacked_params(self.out / BEST_PARAMS_FILE)
+        elif not path.is_file():
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerow(EVAL_COLUMNS)
+
+    def due(self, before: int, now: int, last: bool) -> bool:
+        f = self.config.eval_frequency
+        return bool(f) and (now // f > before // f or last)
+
+    def __call__(self, steps: int, params) -> np.ndarray:
+        from jaxrl.runners.evaluation import eval_keys
+        returns = np.asarray(self.fn(params, eval_keys(self.config, steps, self.num_agents)))  # [S, N]
+        with open(self.out / EVAL_FILE, "a", newline="") as f:
+            csv.writer(f).writerows([s, steps, round(float(r.mean()), 4), float(r.min()), float(r.max()), len(r)]
+                                    for s, r in enumerate(returns))
+        self.last = returns.mean(axis=1)
+        means = self.last
+        better = means > self.best
+        if better.any():
+            self.best = np.where(better, means, self.best)
+            params = jax.device_get(params)
+            self.best_params = params if self.best_params is None else jax.tree_util.tree_map(
+                lambda new, old: np.where(better.reshape((-1,) + (1,) * (np.ndim(new) - 1)), new, old),
+                params, self.best_params)
+            rundir.write_stacked_params(self.out / BEST_PARAMS_FILE, self.best_params)
+        return returns
+
+    def summary(self) -> dict:
+        """Aggregates (`jaxrl.host.stats`) of the agents' last and best greedy evaluation means."""
+        from jaxrl.host.stats import aggregates
+        best = np.where(np.isfinite(self.best), self.best, np.nan)
+        return {"episodes_per_evaluation": self.config.eval_episodes, "epsilon": self.config.eval_epsilon,
+                "last": aggregates(self.last), "best": aggregates(best),
+                "per_seed_last": self.last.tolist(), "per_seed_best": best.tolist()}

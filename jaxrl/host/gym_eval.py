@@ -1,0 +1,62 @@
+"""`jaxrl evaluate RUN`: a gymnax run's saved policies played in Gymnasium's own env (an independent check of
+what the run learned: another implementation of the same env, other seeds, no exploration but `--epsilon`).
+
+    DIR/evaluate-<which>.json   per agent: the returns of each episode and their mean; the aggregates
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jaxrl.host import rundir, stats
+
+GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Acrobot-v1": "Acrobot-v1", "MountainCar-v0": "MountainCar-v0"}
+"""gymnax ids whose env Gymnasium also has, with the same dynamics, limits and rewards."""
+
+
+def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 0, epsilon: float = 0.0) -> dict:
+    """Play `episodes` episodes per agent of the run in Gymnasium; -> the report (also written to the run)."""
+    import gymnasium as gym
+
+    from jaxrl.host.policy import load_policy
+    run = Path(run)
+    meta = rundir.read_config(run)
+    env_id = meta.get("config", {}).get("env_id")
+    if env_id not in GYMNASIUM_IDS:
+        raise ValueError(f"{run}: env {env_id!r} has no Gymnasium twin to evaluate in (supported: "
+                         f"{', '.join(GYMNASIUM_IDS)})")
+    agents = _num_agents(meta)
+    rng = np.random.default_rng(seed)
+    per_agent = []
+    for i in range(agents):
+        act = load_policy(run, i, which=which)
+        env = gym.make(GYMNASIUM_IDS[env_id])
+        returns = []
+        for e in range(episodes):
+            obs, _ = env.reset(seed=seed * 1_000_003 + i * 10_007 + e)
+            done, total = False, 0.0
+            while not done:
+                action = env.action_space.sample() if rng.random() < epsilon else act(obs)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                done = terminated or truncated
+            returns.append(total)
+        env.close()
+        per_agent.append({"agent": i, "returns": returns, "mean_return": float(np.mean(returns))})
+    means = np.array([a["mean_return"] for a in per_agent])
+    threshold = {"CartPole-v1": 475.0}.get(env_id)
+    report = {"run": str(run), "env_id": env_id, "gymnasium_id": GYMNASIUM_IDS[env_id], "which": which,
+              "episodes_per_agent": episodes, "epsilon": epsilon, "seed": seed, "per_agent": per_agent,
+              "aggregates": stats.aggregates(means, target=threshold)}
+    if threshold is not None:
+        report["threshold"] = threshold
+        report["agents_reaching_threshold"] = int((means >= threshold).sum())
+    rundir.write_json(run / f"evaluate-{which}.json", report)
+    return report
+
+
+def _num_agents(meta: dict) -> int:
+    from jaxrl.config import DQNConfig
+    return DQNConfig.from_dict(meta["config"]).sweep_size
