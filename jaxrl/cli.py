@@ -267,8 +267,27 @@ def cmd_compare(argv) -> int:
     return 0
 
 
+def cmd_launch(argv) -> int:
+    """`jaxrl launch --processes N [--devices-per-process D] -- train ...`"""
+    if "--" not in argv:
+        _usage_error("usage: jaxrl launch --processes N [--devices-per-process D] -- train [train options]")
+    i = argv.index("--")
+    p = _Parser(prog="jaxrl launch", description="Run `jaxrl train ... --distributed` as N processes on this host "
+                "(a free coordinator port on 127.0.0.1; process 0's output streamed; the worst exit status).")
+    p.add_argument("--processes", type=int, required=True)
+    p.add_argument("--devices-per-process", type=int, default=1, help="forced CPU devices each (default: 1)")
+    args = p.parse_args(argv[:i])
+    rest = argv[i + 1:]
+    if args.processes < 1 or args.devices_per_process < 1:
+        _usage_error("--processes and --devices-per-process must be >= 1")
+    if not rest or rest[0] != "train":
+        _usage_error("jaxrl launch runs `train`: jaxrl launch --processes N -- train [options]")
+    from jaxrl.host.launch import launch
+    return launch(args.processes, args.devices_per_process, rest)
+
+
 COMMANDS = {"train": cmd_train, "tabular": cmd_tabular, "evaluate": cmd_evaluate, "compare": cmd_compare,
-            "doctor": cmd_doctor}
+            "launch": cmd_launch, "doctor": cmd_doctor}
 
 
 def main(argv=None) -> int:
@@ -278,7 +297,7 @@ def main(argv=None) -> int:
         print(f"jaxrl {__version__}")
         return 0
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: jaxrl {train,tabular,evaluate,compare,doctor} [options]   (jaxrl COMMAND --help; "
+        print("usage: jaxrl {train,tabular,evaluate,compare,launch,doctor} [options]   (jaxrl COMMAND --help; "
               "jaxrl --version)")
         return 0 if argv else EXIT_USAGE
     command, rest = argv[0], argv[1:]

@@ -11,7 +11,8 @@ the same way for every env:
 - one progress bar, updated per chunk with the runner's text;
 - a checkpoint every `checkpoint_every` env steps, at the end when asked, and when a stop was requested;
 - a line per seed that diverges (non-finite loss or parameters), and `Diverged` when every seed has;
-- `Interrupted` (exit 130) after the checkpoint when SIGINT/SIGTERM arrived; a second signal stops at once.
+- `Interrupted` (exit 130) after the checkpoint when SIGINT/SIGTERM arrived; a second signal stops at once;
+- in a multi-process run, every process runs this loop in step and agrees on the stop at each chunk end.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def drive(chunks: Chunks, stop: StopFlag, bar, out: Path, console=None) -> float
     say = console.print if console is not None else print
     seen, run_seconds = set(), 0.0
     c = chunks
-    while c.done < c.total and not stop.requested:
+    while c.done < c.total and not agreed(stop.requested):
         n = min(c.per_chunk, c.total - c.done)
         t = time.perf_counter()
         metrics = c.advance(c.done, n)
@@ -98,9 +99,19 @@ def drive(chunks: Chunks, stop: StopFlag, bar, out: Path, console=None) -> float
         if len(seen) == len(diverged_at) and c.done < c.total:
             c.save(c.done)
             raise_if_all_diverged(diverged_at, out)
-    if stop.requested and c.done < c.total:
+    if c.done < c.total:  # the loop ended on an agreed stop request
         c.save(c.done)
         raise Interrupted(f"interrupted at env step {c.env_steps(c.done):,} per agent; checkpoint written: resume "
                           f"with `jaxrl train --resume {out}`")
     return run_seconds
 
+
+
+def agreed(flag: bool) -> bool:
+    """`flag` of any process (one all-gather per chunk in a multi-process run): every process stops at the same
+    chunk end even when the signal reached them at different times."""
+    import jax
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+    return bool(np.asarray(multihost_utils.process_allgather(np.array([flag]))).any())

@@ -25,9 +25,9 @@ BEST_PARAMS_FILE = "params_best.msgpack"
 class GreedyEvals:
     """`evals(steps, params)` evaluates every agent (params stacked `[S]`, on the host) and keeps the best."""
 
-    def __init__(self, config: DQNConfig, out: Path, num_agents: int, resume: bool):
+    def __init__(self, config: DQNConfig, out: Path, num_agents: int, resume: bool, writer: bool = True):
         from jaxrl.runners.evaluation import make_evaluate
-        self.config, self.out, self.num_agents = config, Path(out), num_agents
+        self.config, self.out, self.num_agents, self.writer = config, Path(out), num_agents, writer
         self.fn = jax.jit(jax.vmap(make_evaluate(config)))
         self.best = np.full(num_agents, -np.inf)
         self.last = np.full(num_agents, np.nan)
@@ -41,7 +41,7 @@ class GreedyEvals:
                     self.last[s] = float(row["mean_return"])
             if (self.out / BEST_PARAMS_FILE).is_file():
                 self.best_params = rundir.read_stacked_params(self.out / BEST_PARAMS_FILE)
-        elif not path.is_file():
+        elif writer and not path.is_file():
             with open(path, "w", newline="") as f:
                 csv.writer(f).writerow(EVAL_COLUMNS)
 
@@ -52,10 +52,11 @@ class GreedyEvals:
     def __call__(self, steps: int, params) -> np.ndarray:
         from jaxrl.runners.evaluation import eval_keys
         returns = np.asarray(self.fn(params, eval_keys(self.config, steps, self.num_agents)))  # [S, N]
-        with open(self.out / EVAL_FILE, "a", newline="") as f:
-            csv.writer(f).writerows([s, steps, round(float(r.mean()), 4), float(r.min()), float(r.max()), len(r)]
-                                    for s, r in enumerate(returns))
         self.last = returns.mean(axis=1)
+        if self.writer:
+            with open(self.out / EVAL_FILE, "a", newline="") as f:
+                csv.writer(f).writerows([s, steps, round(float(r.mean()), 4), float(r.min()), float(r.max()), len(r)]
+                                        for s, r in enumerate(returns))
         means = self.last
         better = means > self.best
         if better.any():
@@ -64,7 +65,8 @@ class GreedyEvals:
             self.best_params = params if self.best_params is None else jax.tree_util.tree_map(
                 lambda new, old: np.where(better.reshape((-1,) + (1,) * (np.ndim(new) - 1)), new, old),
                 params, self.best_params)
-            rundir.write_stacked_params(self.out / BEST_PARAMS_FILE, self.best_params)
+            if self.writer:
+                rundir.write_stacked_params(self.out / BEST_PARAMS_FILE, self.best_params)
         return returns
 
     def summary(self) -> dict:

@@ -16,7 +16,8 @@ from jaxrl.host.greedy import GreedyEvals
 from jaxrl.host.metrics import append_episodes, read_episodes, start_metrics
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
-from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding, unshard
+from jaxrl.runners.grid import (gather, place, shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding,
+                               unshard)
 from jaxrl.runners.gymnax import compiler_options, make_train, make_train_parts
 
 
@@ -174,19 +175,23 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
     steps_of = lambda done: config.learning_starts + done * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
+    writer = jax.process_index() == 0  # several processes (`--distributed`) run this in step; one writes
     t0 = time.perf_counter()
     if resume:
         template = jax.eval_shape(start, keys, hps)[0]
         state, meta = load_checkpoint(out / CHECKPOINT_FILE, template, expect=expect)
-        state = jax.device_put(state, sharding)
+        state = place(state, sharding)
         done = meta["blocks"]
-        rundir.truncate_csv(metrics_path, steps_of(done))
-        rundir.truncate_csv(out / "eval.csv", steps_of(done))
+        if writer:
+            rundir.truncate_csv(metrics_path, steps_of(done))
+            rundir.truncate_csv(out / "eval.csv", steps_of(done))
     else:
         state, warm = start(keys, hps)
         done = 0
-        start_metrics(metrics_path)
-        append_episodes(metrics_path, episodes_from_metrics(unshard(warm, n_sweep), config.num_envs))
+        warm = episodes_from_metrics(unshard(warm, n_sweep), config.num_envs)
+        if writer:
+            start_metrics(metrics_path)
+            append_episodes(metrics_path, warm)
     programs = {n: blocks(n).lower(state, hps).compile()
                 for n in {min(per_chunk, config.num_blocks), config.num_blocks % per_chunk} if n}
     compile_seconds = time.perf_counter() - t0
@@ -196,12 +201,13 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         box[0], metrics = programs[n](box[0], hps)
         return unshard(metrics, n_sweep)
 
-    evals = GreedyEvals(config, out, n_sweep, resume) if config.eval_frequency else None
+    evals = GreedyEvals(config, out, n_sweep, resume, writer=writer) if config.eval_frequency else None
 
     def record(before, n, metrics, seconds):
         env_m, upd_m = metrics
         flat = {k: v.reshape(n_sweep, -1, config.num_envs) for k, v in env_m.items()}
-        append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(before)))
+        if writer:
+            append_episodes(metrics_path, episodes_from_metrics(flat, config.num_envs, steps_of(before)))
         losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
         now = steps_of(before + n)
         if evals is not None and evals.due(steps_of(before), now, before + n == config.num_blocks):
@@ -210,7 +216,9 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         return ""
 
     def save(done):
-        save_checkpoint(out / CHECKPOINT_FILE, box[0], {**expect, "blocks": done, "env_steps": steps_of(done)})
+        whole = gather(box[0])  # collective: every process takes part, one writes
+        if writer:
+            save_checkpoint(out / CHECKPOINT_FILE, whole, {**expect, "blocks": done, "env_steps": steps_of(done)})
 
     chunks = Chunks(done=done, total=config.num_blocks, per_chunk=per_chunk, env_steps=steps_of, advance=advance,
                     record=record, save=save, diverged_at=lambda: unshard(box[0].diverged_at, n_sweep),
@@ -218,7 +226,7 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
     with ProgressBar(config.total_steps, enabled=progress, done=steps_of(done)) as bar:
         run_seconds = drive(chunks, stop, bar, out, console)
     state = box[0]
-    return SweepResult(config=config, episodes=read_episodes(metrics_path),
+    return SweepResult(config=config, episodes=read_episodes(metrics_path) if writer else {},
                        losses=np.concatenate(losses, axis=1) if losses else np.zeros((n_sweep, 0)),
                        params=unshard(state.params, n_sweep), compile_seconds=compile_seconds,
                        run_seconds=max(run_seconds, 1e-9), steps_run=(chunks.done - first_block) * config.steps_per_block,

@@ -16,6 +16,7 @@ from jaxrl.envs.envpool_env import is_envpool_env
 
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
+HEARTBEAT_SECONDS = 30  # a lost process is noticed by the others within about this long (--distributed)
 
 
 class UsageError(Exception):
@@ -38,8 +39,15 @@ def train(config: DQNConfig, opts) -> int:
 def _train(config: DQNConfig, opts, stop) -> int:
     if opts.distributed:
         import jax
+        if opts.out_dir is None and opts.resume is None:
+            _usage_error("--distributed needs --out-dir (or --resume DIR): every process must name the same run "
+                         "directory")
+        if is_envpool_env(config.env_id):
+            _usage_error("--distributed runs gymnax sweeps; an envpool (Atari) run uses one process (its devices "
+                         "share the pool)")
+        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
         try:  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
-            jax.distributed.initialize()
+            jax.distributed.initialize(**cluster_from_env(), heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
         except (ValueError, RuntimeError) as e:
             _usage_error(f"--distributed: no cluster found ({str(e).splitlines()[0]}): set JAX_COORDINATOR_ADDRESS "
                          "(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM/Open MPI")
@@ -58,19 +66,20 @@ def _train(config: DQNConfig, opts, stop) -> int:
     from jaxrl.host import rundir
     from jaxrl.host.sweep import run_gymnax, summarize
 
-    console = Console(stderr=True)
-    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
-    out_dir = _run_dir(opts, rundir, config, env_info)
     import jax
+    writer = jax.process_index() == 0  # in a multi-process run only process 0 writes and prints
+    console = Console(stderr=True, quiet=not writer)
+    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
+    out_dir = _run_dir(opts, rundir, config, env_info) if writer else (opts.resume or opts.out_dir)
     grid = f" x {len(config.grid_points())} grid points" if config.grid else ""
     console.print(f"[bold]jaxrl train[/] preset={opts.preset} env={config.env_id} seeds={config.num_seeds}{grid} "
                   f"steps/seed={config.total_steps:,} devices={jax.device_count()} -> {out_dir}")
     # Chunks of log_frequency env steps: metrics appended per chunk, SIGINT/SIGTERM checkpoint, --resume.
     result, code = stoppable(lambda stop: run_gymnax(config, out_dir, resume=opts.resume is not None, stop=stop,
-                                                     progress=not opts.no_progress, console=console), console, out_dir,
-                             stop)
-    if code:
-        return code
+                                                     progress=writer and not opts.no_progress, console=console),
+                             console, out_dir, stop)
+    if code or not writer:
+        return code or 0
     threshold = 475.0 if config.env_id == "CartPole-v1" else None
     summary = summarize(result, window=opts.window, solve_threshold=threshold)
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
@@ -91,6 +100,22 @@ def _train(config: DQNConfig, opts, stop) -> int:
               f"{min(s['diverged_at_env_step'] for s in diverged):,})", file=sys.stderr)
         return EXIT_DIVERGED
     return 0
+
+
+def cluster_from_env() -> dict:
+    """`jax.distributed.initialize` arguments from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID
+    (those set; none set: JAX's own detection, e.g. SLURM or Open MPI)."""
+    import os
+    names = {"coordinator_address": ("JAX_COORDINATOR_ADDRESS", str), "num_processes": ("JAX_NUM_PROCESSES", int),
+             "process_id": ("JAX_PROCESS_ID", int)}
+    out = {}
+    for arg, (var, cast) in names.items():
+        if os.environ.get(var):
+            try:
+                out[arg] = cast(os.environ[var])
+            except ValueError:
+                _usage_error(f"{var}={os.environ[var]!r}: expected {'an integer' if cast is int else 'host:port'}")
+    return out
 
 
 def stoppable(run, console, out_dir, stop):

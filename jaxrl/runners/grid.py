@@ -68,18 +68,29 @@ def shard_sweep(tree, sharding=None):
     n = leaves[0].shape[0]
     size = padded_size(n, sharding.mesh.size)
 
-    def place(x):
+    def pad(x):
         x = np.asarray(x)
-        if size > n:
-            x = np.concatenate([x, np.repeat(x[-1:], size - n, axis=0)])
-        return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+        return np.concatenate([x, np.repeat(x[-1:], size - n, axis=0)]) if size > n else x
 
-    return jax.tree_util.tree_map(place, tree), n
+    return place(jax.tree_util.tree_map(pad, tree), sharding), n
+
+
+def place(tree, sharding=None):
+    """Host arrays (the same in every process) -> global arrays laid out by `sharding`; each process supplies
+    only its own shards, so this works across processes where `jax.device_put` of a global value may not."""
+    sharding = sharding or sweep_sharding()
+    return jax.tree_util.tree_map(
+        lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda idx: np.asarray(x)[idx]), tree)
+
+
+def gather(tree):
+    """Global arrays -> host numpy, whole (padding included): every process gets everything (collective)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
 
 
 def unshard(tree, n: int):
-    """Gather a sweep-sharded result to host numpy and drop the padding."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-        tree = multihost_utils.process_allgather(tree, tiled=True)
-    return jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], jax.device_get(tree))
+    """Gather a sweep-sharded result to host numpy and drop the padding (collective across processes)."""
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[:n], gather(tree))
