@@ -225,21 +225,12 @@ def cmd_evaluate(argv) -> int:
     args = p.parse_args(argv)
     if args.episodes <= 0 or not 0 <= args.epsilon <= 1:
         _usage_error("--episodes must be > 0 and --epsilon in [0, 1]")
-    from rich.console import Console
-
-    from jaxrl.host.gym_eval import evaluate_run
-    from jaxrl.host.stats import format_ci
+    from jaxrl.host.gym_eval import evaluate_run, print_report
     try:
         report = evaluate_run(args.run, episodes=args.episodes, which=args.which, seed=args.seed, epsilon=args.epsilon)
     except (ValueError, FileNotFoundError) as e:
         _usage_error(str(e))
-    console = Console()
-    for a in report["per_agent"]:
-        console.print(f"agent {a['agent']}: mean return {a['mean_return']:.1f} over {len(a['returns'])} episodes")
-    agg = report["aggregates"]
-    console.print(f"{report['gymnasium_id']} ({args.which} parameters): IQM {format_ci(agg['iqm'])}, mean "
-                  f"{format_ci(agg['mean'])}" + (f"; {report['agents_reaching_threshold']}/{len(report['per_agent'])} "
-                                                 f"agents >= {report['threshold']:g}" if "threshold" in report else ""))
+    print_report(report)
     return 0
 
 
@@ -253,17 +244,13 @@ def cmd_compare(argv) -> int:
     args = p.parse_args(argv)
     if args.window <= 0:
         _usage_error(f"--window={args.window}: expected an integer > 0")
-    from rich.console import Console
-
     from jaxrl.host.compare import compare, print_compare
     out = args.out or args.runs[0]
     try:
         result = compare(args.runs, out, window=args.window)
     except (ValueError, FileNotFoundError) as e:
         _usage_error(str(e))
-    console = Console()
-    print_compare(result, console)
-    console.print(f"wrote {out / 'compare.json'} and {out / 'compare.png'}")
+    print_compare(result, out)
     return 0
 
 
@@ -276,12 +263,9 @@ def cmd_launch(argv) -> int:
                 "(a free coordinator port on 127.0.0.1; process 0's output streamed; the worst exit status).")
     p.add_argument("--processes", type=int, required=True)
     p.add_argument("--devices-per-process", type=int, default=1, help="forced CPU devices each (default: 1)")
-    args = p.parse_args(argv[:i])
-    rest = argv[i + 1:]
-    if args.processes < 1 or args.devices_per_process < 1:
-        _usage_error("--processes and --devices-per-process must be >= 1")
-    if not rest or rest[0] != "train":
-        _usage_error("jaxrl launch runs `train`: jaxrl launch --processes N -- train [options]")
+    args, rest = p.parse_args(argv[:i]), argv[i + 1:]
+    if args.processes < 1 or args.devices_per_process < 1 or rest[:1] != ["train"]:
+        _usage_error("usage: jaxrl launch --processes N>=1 [--devices-per-process D>=1] -- train [train options]")
     from jaxrl.host.launch import launch
     return launch(args.processes, args.devices_per_process, rest)
 

@@ -153,8 +153,10 @@ def plot_compare(path: Path, groups: list[Group], finals: dict, window: int, rep
     plt.close(fig)
 
 
-def print_compare(result: dict, console) -> None:
+def print_compare(result: dict, out: Optional[Path] = None, console=None) -> None:
+    from rich.console import Console
     from rich.table import Table
+    console = console or Console()
 
     table = Table(title=f"{result['env_id']}: {result['score']}; 95% CIs")
     for col in ("group", "seeds", "IQM (final)", "mean (final)", "median (final)", "IQM (best)"):
@@ -172,6 +174,8 @@ def print_compare(result: dict, console) -> None:
         if p["probability_of_improvement"] is not None:
             ci = f" [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}]" if p["ci"] else " (no CI: fewer than 2 seeds)"
             console.print(f"P({p['x']} > {p['y']}) = {p['probability_of_improvement']:.2f}{ci}")
+    if out is not None:
+        console.print(f"wrote {Path(out) / COMPARE_JSON} and {Path(out) / COMPARE_PNG}")
 
 
 def to_json(result: dict) -> str:

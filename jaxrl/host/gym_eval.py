@@ -60,3 +60,16 @@ def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 
 def _num_agents(meta: dict) -> int:
     from jaxrl.config import DQNConfig
     return DQNConfig.from_dict(meta["config"]).sweep_size
+
+
+def print_report(report: dict) -> None:
+    """One line per agent, then the IQM and mean with their CIs (and the agents reaching the threshold)."""
+    from rich.console import Console
+    console = Console()
+    for a in report["per_agent"]:
+        console.print(f"agent {a['agent']}: mean return {a['mean_return']:.1f} over {len(a['returns'])} episodes")
+    agg = report["aggregates"]
+    reached = (f"; {report['agents_reaching_threshold']}/{len(report['per_agent'])} agents >= {report['threshold']:g}"
+               if "threshold" in report else "")
+    console.print(f"{report['gymnasium_id']} ({report['which']} parameters): IQM {stats.format_ci(agg['iqm'])}, "
+                  f"mean {stats.format_ci(agg['mean'])}{reached}")
