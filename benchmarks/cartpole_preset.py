@@ -21,7 +21,7 @@ def main(argv=None) -> dict:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    from benchmarks.common import machine_info, machine_slug
+    from benchmarks.common import machine_info, write_result
     from jaxrl.cli import main as jaxrl
     from jaxrl.host.gym_eval import evaluate_run
 
@@ -53,8 +53,7 @@ def main(argv=None) -> dict:
               "command": "jaxrl train --preset cartpole --num-seeds 16 --seed R; jaxrl evaluate RUN --episodes 10 "
                          "[--which best]", "target": "final or best >= 475 in >= 15 of 16 seeds", "runs": rows,
               "target_met": all(r["seeds_final_or_best_ge_475"] >= 15 for r in rows)}
-    out = args.out or Path("benchmarks/results") / f"cartpole-preset-{machine_slug(info)}-{result['date']}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, "cartpole-preset", args.out)
     print(f"target met: {result['target_met']} -> {out}")
     return result
 

@@ -11,7 +11,6 @@ Both report env steps/s over their run time, compile excluded. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -28,7 +27,7 @@ def main(argv=None) -> dict:
     from jaxrl.host.devices import force_host_devices
     import os
     force_host_devices(min(os.cpu_count() or 1, args.seeds))  # as `jaxrl train` does
-    from benchmarks.common import machine_info, machine_slug, spread
+    from benchmarks.common import machine_info, write_result, spread
     from jaxrl.config import get_preset
     from jaxrl.host.sweep import run_gymnax, run_sweep
 
@@ -55,8 +54,7 @@ def main(argv=None) -> dict:
         **{k: {"median": statistics.median(v), "spread": spread(v), "rates": v} for k, v in rates.items()},
     }
     result["chunked_over_one_program"] = result["chunked"]["median"] / result["one_program"]["median"]
-    out = args.out or Path("benchmarks/results") / f"chunking-{machine_slug(info)}-{result['date']}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(result, "chunking", args.out)
     print(f"chunked / one program: {result['chunked_over_one_program']:.3f} -> {out}")
     return result
 

@@ -81,3 +81,12 @@ def machine_info() -> dict:
 def machine_slug(info: dict) -> str:
     base = "gpu-" + info["gpu"][0] if info["gpu"] else f"cpu{info['cores']}-" + info["cpu"]
     return "".join(c if c.isalnum() else "-" for c in base.lower()).strip("-")[:60]
+
+
+def write_result(result: dict, name: str, out=None):
+    """`benchmarks/results/<name>-<machine>-<date>.json` (or `out`); -> the path."""
+    import json
+    from pathlib import Path
+    path = out or Path("benchmarks/results") / f"{name}-{machine_slug(result['machine'])}-{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

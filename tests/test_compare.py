@@ -9,7 +9,7 @@ import pytest
 
 from jaxrl.cli import main
 
-TINY = ["--preset", "cartpole", "--total-steps", "6000", "--learning-starts", "1000", "--buffer-size", "2000",
+TINY = ["--preset", "cartpole", "--total-steps", "4000", "--learning-starts", "1000", "--buffer-size", "2000",
         "--log-frequency", "1000", "--eval-frequency", "2000", "--eval-episodes", "3", "--no-progress",
         "--cpu-devices", "1"]
 
@@ -34,8 +34,8 @@ def _evals(run):
 def test_greedy_evaluations_and_best_parameters(runs):
     rows = _evals(runs["a"])
     # evaluations at the chunk ends that cross a multiple of 2,000 env steps, and at the end
-    assert sorted({int(r["step"]) for r in rows}) == [2000, 4000, 6000]
-    assert all(int(r["games"]) == 3 for r in rows) and len(rows) == 9
+    assert sorted({int(r["step"]) for r in rows}) == [2000, 4000]
+    assert all(int(r["games"]) == 3 for r in rows) and len(rows) == 6
     summary = json.loads((runs["a"] / "summary.json").read_text())
     best = [max(float(r["mean_return"]) for r in rows if int(r["seed"]) == s) for s in range(3)]
     np.testing.assert_allclose(summary["greedy_eval"]["per_seed_best"], best, rtol=1e-6)

@@ -17,7 +17,7 @@ from jaxrl.host import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 # The default path (no --checkpoint-frequency), in chunks of 1,000 env steps.
-RUN = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "30000", "--learning-starts", "1000",
+RUN = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "1000",
        "--buffer-size", "5000", "--log-frequency", "1000", "--no-progress", "--cpu-devices", "1"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400"}  # rich wraps at 80 columns off a terminal
 
@@ -33,6 +33,15 @@ def uninterrupted(tmp_path_factory):
 def _train(out: Path, *extra, **kw):
     return subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "train", *RUN, *extra, "--out-dir", str(out)],
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _train_claimed(out: Path):
+    """A training process, returned once it has claimed its run directory (it is then compiling)."""
+    proc = _train(out)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "config.json").is_file():
+        time.sleep(0.01)
+    return proc
 
 
 def _finish_and_compare(out: Path, uninterrupted: Path):
@@ -59,7 +68,7 @@ def test_sigint_mid_run_on_the_default_path(uninterrupted, tmp_path):
     assert "SIGINT: stopping at the end of this chunk" in output and "resume with `jaxrl train --resume" in output
     assert "Traceback" not in output
     from jaxrl.host.checkpoint import read_meta
-    assert 1000 <= read_meta(out / "checkpoint.msgpack")["env_steps"] < 30000
+    assert 1000 <= read_meta(out / "checkpoint.msgpack")["env_steps"] < 20000
     _finish_and_compare(out, uninterrupted)
 
 
@@ -67,10 +76,7 @@ def test_sigint_while_compiling_leaves_a_resumable_run(uninterrupted, tmp_path):
     """Ctrl-C before the first chunk ran (during the compile): the run is resumable, not a directory that can
     be neither re-run nor resumed."""
     out = tmp_path / "run"
-    proc = _train(out)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out / "config.json").is_file():
-        time.sleep(0.01)
+    proc = _train_claimed(out)
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=240)
     assert proc.returncode == 130, output
@@ -81,10 +87,7 @@ def test_sigint_while_compiling_leaves_a_resumable_run(uninterrupted, tmp_path):
 def test_second_sigint_stops_at_once(tmp_path):
     """A second Ctrl-C exits at once, with one line, leaving a directory that can be re-run or resumed."""
     out = tmp_path / "run"
-    proc = _train(out)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out / "config.json").is_file():
-        time.sleep(0.01)
+    proc = _train_claimed(out)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
