@@ -176,14 +176,14 @@ def host_chunk(host_step, env, state, ts: AtariStep, start: int, num_iterations:
                updates_from: int = 0):
     """`num_iterations` host-loop iterations from `start`: learner step (device), envpool step (numpy).
 
-    `ts`: the env's last output, leaves `[S, E, ...]`. Returns (state, ts, metrics stacked `[n, S, ...]`)."""
+    `ts`: the env's last output, leaves `[S, E, ...]`. Returns (state, ts, metrics stacked `[n, S, ...]`). Only
+    the actions come to the host each step; the metrics stay on the device and are fetched once per chunk."""
     metrics = []
     for i in range(start, start + num_iterations):
         state, actions, m = host_step(state, ts, np.int32(i), np.int32(updates_from))
-        actions, m = jax.device_get((actions, m))
         metrics.append(m)
-        ts = split_seeds(to_step(*env.step(actions.reshape(-1))), num_seeds)
-    return state, ts, jax.tree_util.tree_map(lambda *xs: np.stack(xs), *metrics)
+        ts = split_seeds(to_step(*env.step(np.asarray(actions).reshape(-1))), num_seeds)
+    return state, ts, jax.device_get(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *metrics))
 
 
 def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, num_iterations: int):
