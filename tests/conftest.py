@@ -2,9 +2,9 @@ import os
 import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# One persistent compilation cache for the whole test session, shared by the xdist workers and the training
+# One persistent compilation cache for the whole test run, shared by the xdist workers and the training
 # subprocesses (both inherit the environment set here by the first process): the same programs (a fixture's run
-# and its resumed twin, the same tiny configs in several files) compile once. A fresh directory per session.
+# and its resumed twin, the same tiny configs in several files) compile once. A fresh directory per test run.
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrl-test-cache-")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")

@@ -133,7 +133,7 @@ class AtariLog:
             "aggregates": seed_aggregates(per_seed, SOLVED_RETURN.get(cfg.env_id)),
             "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
             "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
-            "aggregate_steps_per_second_note": "median over chunks of this session, compile excluded",
+            "aggregate_steps_per_second_note": "median over the chunks of this run (since its last resume), compile excluded",
             "run_seconds": run_seconds, "total_seconds": total_seconds, "compile_seconds": compile_seconds,
             "devices": [str(d) for d in jax.devices()],
         }
