@@ -93,8 +93,8 @@ def test_compare_two_runs(runs, tmp_path, capsys):
 
 
 def test_compare_grid_points_of_one_run(runs, tmp_path):
-    result = json.loads(json.dumps(__import__("jaxrl.host.compare", fromlist=["compare"]).compare(
-        [runs["grid"]], tmp_path, reps=200)))
+    from jaxrl.host.compare import compare
+    result = compare([runs["grid"]], tmp_path, reps=200)
     assert [g["group"] for g in result["groups"]] == ["grid gamma=0.9", "grid gamma=0.99"]
     assert all(g["seeds"] == 2 for g in result["groups"])
 

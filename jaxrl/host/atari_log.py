@@ -17,7 +17,7 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import FRAMES_PER_STEP
 from jaxrl.host import rundir
-from jaxrl.host.metrics import METRICS_FILE, append_episodes, read_episodes, start_metrics
+from jaxrl.host.metrics import EVAL_COLUMNS, EVAL_FILE, METRICS_FILE, append_episodes, read_episodes, start_metrics
 
 SOLVED_RETURN = {"Pong-v5": 18.0}
 """The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
@@ -25,7 +25,7 @@ SOLVE_WINDOW = 100
 ACTIONS_FILE = "actions.u8"
 CSV_COLUMNS = {  # besides metrics.csv (`jaxrl.host.metrics`, the one episode writer)
     "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
-    "eval.csv": ["seed", "step", "mean_return", "min_return", "max_return", "games"],
+    EVAL_FILE: list(EVAL_COLUMNS),
 }
 
 
@@ -104,7 +104,7 @@ class AtariLog:
 
     def evaluation(self, steps: int, returns, lengths) -> None:
         for s, r in enumerate(np.asarray(returns)):
-            self.writers["eval.csv"].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
+            self.writers[EVAL_FILE].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
         self.tb.add("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
         self._flush()
 

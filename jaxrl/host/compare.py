@@ -12,7 +12,6 @@ Problems are `ValueError`s with one line: runs on different envs, a run without 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -176,7 +175,3 @@ def print_compare(result: dict, out: Optional[Path] = None, console=None) -> Non
             console.print(f"P({p['x']} > {p['y']}) = {p['probability_of_improvement']:.2f}{ci}")
     if out is not None:
         console.print(f"wrote {Path(out) / COMPARE_JSON} and {Path(out) / COMPARE_PNG}")
-
-
-def to_json(result: dict) -> str:
-    return json.dumps(result, indent=2)

@@ -16,10 +16,8 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.host import rundir
-
-EVAL_FILE = "eval.csv"
-EVAL_COLUMNS = ["seed", "step", "mean_return", "min_return", "max_return", "games"]
-BEST_PARAMS_FILE = "params_best.msgpack"
+from jaxrl.host.metrics import EVAL_COLUMNS, EVAL_FILE
+from jaxrl.host.rundir import BEST_PARAMS_FILE
 
 
 class GreedyEvals:
@@ -61,7 +59,6 @@ class GreedyEvals:
         better = means > self.best
         if better.any():
             self.best = np.where(better, means, self.best)
-            params = jax.device_get(params)
             self.best_params = params if self.best_params is None else jax.tree_util.tree_map(
                 lambda new, old: np.where(better.reshape((-1,) + (1,) * (np.ndim(new) - 1)), new, old),
                 params, self.best_params)

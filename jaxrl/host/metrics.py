@@ -11,6 +11,8 @@ import numpy as np
 
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("seed", "step", "return", "length")
+EVAL_FILE = "eval.csv"  # greedy evaluations, one row per evaluation and agent (gymnax and Atari runs alike)
+EVAL_COLUMNS = ("seed", "step", "mean_return", "min_return", "max_return", "games")
 
 
 def start_metrics(path: Path) -> None:

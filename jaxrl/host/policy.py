@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.agents.networks import make_network, q_values
-from jaxrl.host.rundir import PARAMS_FILE, read_config
+from jaxrl.host.rundir import BEST_PARAMS_FILE, PARAMS_FILE, read_config
 
 
 def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[[np.ndarray], int]:
@@ -37,7 +37,7 @@ def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[
     from flax import serialization
     if which not in ("final", "best"):
         raise ValueError(f"which={which!r}: expected 'final' or 'best'")
-    path = Path(run_dir) / (PARAMS_FILE if which == "final" else "params_best.msgpack")
+    path = Path(run_dir) / (PARAMS_FILE if which == "final" else BEST_PARAMS_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no parameters there (" + ("the run did not finish)" if which == "final" else
                                 "the run made no greedy evaluations: train with --eval-frequency N)"))

@@ -25,6 +25,7 @@ from jaxrl.host.metrics import METRICS_FILE, write_episodes  # noqa: E402  (the 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 PARAMS_FILE = "params.msgpack"
+BEST_PARAMS_FILE = "params_best.msgpack"  # per agent, the parameters of its best greedy evaluation
 CURVES_FILE = "learning_curves.png"
 TB_DIR = "tb"
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.host.greedy import GreedyEvals
-from jaxrl.host.metrics import append_episodes, read_episodes, start_metrics
+from jaxrl.host.metrics import EVAL_FILE, append_episodes, read_episodes, start_metrics
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.runners.grid import (gather, place, shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding,
@@ -184,7 +184,7 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         done = meta["blocks"]
         if writer:
             rundir.truncate_csv(metrics_path, steps_of(done))
-            rundir.truncate_csv(out / "eval.csv", steps_of(done))
+            rundir.truncate_csv(out / EVAL_FILE, steps_of(done))
     else:
         state, warm = start(keys, hps)
         done = 0

@@ -45,7 +45,7 @@ def _train(config: DQNConfig, opts, stop) -> int:
         if is_envpool_env(config.env_id):
             _usage_error("--distributed runs gymnax sweeps; an envpool (Atari) run uses one process (its devices "
                          "share the pool)")
-        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
+        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start (initialize does not start them)
         try:  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
             jax.distributed.initialize(**cluster_from_env(), heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
         except (ValueError, RuntimeError) as e:
@@ -53,7 +53,8 @@ def _train(config: DQNConfig, opts, stop) -> int:
                          "(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM/Open MPI")
     if is_envpool_env(config.env_id):
         return train_envpool(config, opts, stop)
-    _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
+    if not opts.distributed:  # (a distributed run set its devices above)
+        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
     from jaxrl.agents.networks import make_network
     try:
