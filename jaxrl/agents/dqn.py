@@ -29,6 +29,7 @@ class Agent(NamedTuple):
     optimizer: optax.GradientTransformation
     loss_fn: Callable  # (params, target_params, batch) -> (loss, aux)
     update: Callable  # (params, target_params, opt_state, batch) -> (params, opt_state, loss, aux)
+    # aux: the loss's (q_mean, priority) and grads_finite (for `guard_update`)
 
 
 def target_update_due(env_steps, steps_since_last_check, period):
@@ -48,15 +49,21 @@ def guard_update(update: Callable) -> Callable:
         (params, target_params, opt_state, batch, diverged_at, env_steps)
             -> (params, opt_state, loss, aux, diverged_at)
 
-    An update whose loss or new parameters are not finite is dropped (params and optimizer state stay the last
+    An update whose loss or gradients are not finite is dropped (params and optimizer state stay the last
     finite ones) and `diverged_at` records `env_steps`; once diverged (`>= 0`) an agent makes no more updates.
-    In a vmapped sweep this is per seed: the others go on."""
+    New parameters that are not finite from finite gradients (an overflow: a learning rate near 1e38) are
+    also recorded as the divergence; that one update is kept. In a vmapped sweep this is per seed: the others
+    go on. The keep-or-drop decision comes from the gradients, before the optimizer's step, so XLA fuses it
+    into that step (deciding from the new parameters costs a second pass over parameters and optimizer
+    state: 15 ms of a 47 ms Nature-CNN update on 2 CPU cores)."""
     def guarded(params, target_params, opt_state, batch, diverged_at, env_steps):
         new_params, new_opt_state, loss, aux = update(params, target_params, opt_state, batch)
+        aux = dict(aux)
         healthy = diverged_at < 0
-        ok = healthy & jnp.isfinite(loss) & all_finite(new_params)
+        ok = healthy & jnp.isfinite(loss) & aux.pop("grads_finite")
         keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
-        diverged_at = jnp.where(healthy & ~ok, jnp.asarray(env_steps, jnp.int32), diverged_at)
+        failed = healthy & ~(ok & all_finite(new_params))
+        diverged_at = jnp.where(failed, jnp.asarray(env_steps, jnp.int32), diverged_at)
         return keep(new_params, params), keep(new_opt_state, opt_state), loss, aux, diverged_at
 
     return guarded
@@ -104,7 +111,7 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
     def update(params, target_params, opt_state, batch: Transition):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, aux
+        return optax.apply_updates(params, updates), opt_state, loss, {**aux, "grads_finite": all_finite(grads)}
 
     return Agent(network, optimizer, loss_fn, update)
 
