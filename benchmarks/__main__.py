@@ -14,18 +14,20 @@ import sys
 import time
 from pathlib import Path
 
-PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "scaleout", "rainbow_parts")
+PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "pong_step_us", "pong_conv",
+         "buffer_copies", "scaleout", "rainbow_parts")
 QUICK = {"seeds": [1, 16], "sweep_steps": 2000, "batches": [32, 128], "cnn_batches": [32], "capacity": 10_000,
          "adds": 1000, "tabular_steps": 20_000, "torch_tabular_steps": 3000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
-         "pong_seeds": [1], "pong_iterations": 8, "scaleout_devices": [], "scaleout_steps": 2000,
+         "pong_seeds": [1], "pong_iterations": 8, "pong_envs": [1], "scaleout_devices": [], "scaleout_steps": 2000,
          "rainbow_steps": 2000}  # quick: no scale-out entry (the sweep above already times the sharded program)
 FULL = {"seeds": [1, 4, 16, 64, 256], "sweep_steps": 5000, "batches": [32, 128, 512],
         "cnn_batches": [32, 128, 512], "capacity": 50_000, "adds": 5000, "tabular_steps": 100_000,
         "torch_tabular_steps": 20_000, "matmul_n": 2048,
         "updates": {("mlp", 32): 2000, ("mlp", 128): 1000, ("mlp", 512): 500, ("cnn", 32): 20, ("cnn", 128): 6,
                     ("cnn", 512): 2},
-        "pong_seeds": [1, 8], "pong_iterations": 32, "scaleout_devices": [1, 2, 4], "scaleout_steps": 5000,
+        "pong_seeds": [1, 8], "pong_iterations": 32, "pong_envs": [1, 8], "scaleout_devices": [1, 2, 4],
+        "scaleout_steps": 5000,
         "rainbow_steps": 10_000}
 
 
@@ -68,6 +70,15 @@ def main(argv=None) -> int:
     if "pong_sps" in args.only:
         from benchmarks.pong import bench_pong_sps
         results += bench_pong_sps(s["pong_seeds"], s["pong_iterations"], r, threads=os.cpu_count())
+    if "pong_step_us" in args.only:
+        from benchmarks.pong import bench_pong_step_us
+        results += bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], r)
+    if "pong_conv" in args.only:
+        from benchmarks.pong import bench_pong_conv
+        results += bench_pong_conv(s["pong_iterations"], r)
+    if "buffer_copies" in args.only:
+        from benchmarks.pong import buffer_copies
+        results += buffer_copies()
     if "scaleout" in args.only and s["scaleout_devices"]:
         from benchmarks.scaleout import bench_scaleout
         results += bench_scaleout(s["scaleout_devices"], 16, s["scaleout_steps"], r)

@@ -1,10 +1,15 @@
-"""Pong end-to-end SPS: jaxrl host loop, jaxrl XLA loop, torch_reference, on the `pong` preset's learner.
+"""Pong end-to-end SPS: jaxrl's host, overlapped host and XLA loops against torch_reference, on the `pong`
+preset's learner, and the per-step cost of each loop with the updates switched off.
 
-Setting: the course's preset (train every env step, batch 32, Nature CNN, double DQN, Adam, clamp) with
-one env per agent. Each run first fills the buffer past `learning_starts` (untimed), runs one more chunk
-(untimed: warm caches), then times `repeats` chunks of `iterations` steps, every one with an update: SPS of
-the learning phase, aggregate over seeds (env steps of all agents / wall seconds). Torch runs the seeds one
-after another (its aggregate is the total over the summed wall time).
+Learning SPS: the course's preset (train every env step, batch 32, Nature CNN, double DQN, Adam, clamp), one
+env per agent. Each run first fills the buffer past `learning_starts` (untimed), runs one more chunk (untimed:
+warm caches), then times `repeats` chunks of `iterations` steps, every one with an update: SPS of the learning
+phase, aggregate over seeds (env steps of all agents / wall seconds). Torch runs the seeds one after another
+(its aggregate is the total over the summed wall time).
+
+Per-step cost without updates (`pong_step_us`): the same loops with `learning_starts` past the run (acting
+only: env step, buffer add, epsilon-greedy forward pass), in microseconds per env step, next to envpool's own
+step time on the same pool (random actions): the difference is the loop's overhead over the env.
 """
 
 from __future__ import annotations
@@ -18,45 +23,98 @@ from benchmarks.common import Measurement
 from benchmarks.common import spread as spread_of
 from jaxrl.config import get_preset
 
-
-def pong_config(iterations: int):
-    return get_preset("pong").replace(num_envs=1, train_frequency=1, learning_starts=iterations,
-                                      buffer_size=10_000, log_frequency=iterations, eval_frequency=0,
-                                      checkpoint_frequency=0, total_steps=100 * iterations)
+LOOPS = ("host", "overlap", "xla")
 
 
-def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int) -> list[float]:
-    from jaxrl.runners.atari import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
+def pong_config(iterations: int, num_envs: int = 1, learn: bool = True):
+    cfg = get_preset("pong").replace(num_envs=num_envs, train_frequency=1, buffer_size=10_000 * num_envs,
+                                     log_frequency=iterations * num_envs, eval_frequency=0, checkpoint_frequency=0,
+                                     total_steps=100 * iterations * num_envs)
+    return cfg.replace(learning_starts=iterations * num_envs if learn else 99 * iterations * num_envs)
+
+
+def _loop_config(cfg, loop: str):
+    return cfg.replace(loop="xla" if loop == "xla" else "host", overlap=loop == "overlap")
+
+
+def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs: int = 1,
+                 learn: bool = True, conv_impl: str | None = None) -> list[float]:
+    """Env steps per second of `repeats` timed chunks (all agents together); `conv_impl`: the CNN's kernel
+    (default: the run's, `atari_conv_kernel`)."""
     from jaxrl.envs.envpool_env import make_envpool, reset_step
+    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+    from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
-    cfg = pong_config(iterations).replace(num_seeds=seeds)
-    learner = make_atari_learner(cfg, 6)
-    env = make_envpool(cfg.env_id, seeds * cfg.num_envs, 0)
+    cfg = _loop_config(pong_config(iterations, num_envs, learn), loop).replace(num_seeds=seeds)
+    learner = make_atari_learner(cfg, 6, conv_impl=conv_impl)
+    schedule = Schedule(cfg)
+    env = make_envpool(cfg.env_id, seeds * num_envs, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), seeds))
     ts = split_seeds(reset_step(env.reset()[0]), seeds)
     if loop == "xla":
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
-        chunk = make_xla_chunk(learner, env, seeds, iterations)
+        chunks = XLAChunks(learner, env, seeds, schedule)
 
         def run(start):
             nonlocal handle, state, ts
-            handle, state, ts, m = chunk(handle, state, ts, start, 0)
+            handle, state, ts, m = chunks.run(handle, state, ts, start, iterations)
             jax.block_until_ready(m)
     else:
-        step = make_host_step(learner)
+        steps = HostSteps(learner)
 
         def run(start):
             nonlocal state, ts
-            state, ts, _ = host_chunk(step, env, state, ts, start, iterations, seeds)
+            state, ts, _ = host_chunk(steps, env, state, ts, start, iterations, seeds, schedule, cfg.overlap)
             jax.block_until_ready(state.params)
     rates = []
     for r in range(2 + repeats):  # chunk 0 fills the buffer, chunk 1 warms up, then the timed ones
         t0 = time.perf_counter()
         run(r * iterations)
         if r >= 2:
-            rates.append(seeds * iterations * cfg.num_envs / (time.perf_counter() - t0))
+            rates.append(seeds * iterations * num_envs / (time.perf_counter() - t0))
     env.close()
+    return rates
+
+
+def _env_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
+    """envpool alone: env steps per second of the same pool stepped with random actions."""
+    from jaxrl.envs.envpool_env import make_envpool
+    env = make_envpool("Pong-v5", num_envs, 0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 6, (iterations, num_envs)).astype(np.int32)
+    rates = []
+    for r in range(1 + repeats):
+        t0 = time.perf_counter()
+        for a in actions:
+            env.step(a)
+        if r:
+            rates.append(iterations * num_envs / (time.perf_counter() - t0))
+    env.close()
+    return rates
+
+
+def _act_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
+    """The acting program alone (epsilon-greedy forward pass at batch `num_envs`, one agent, the host loop's
+    kernel), its input already on the device: env steps per second."""
+    from jaxrl.envs.envpool_env import make_envpool, reset_step
+    from jaxrl.runners.atari import make_atari_learner, split_seeds
+    cfg = _loop_config(pong_config(iterations, num_envs, learn=False), "host")
+    learner = make_atari_learner(cfg, 6)
+    env = make_envpool(cfg.env_id, num_envs, 0)
+    ts = jax.device_put(split_seeds(reset_step(env.reset()[0]), 1))
+    env.close()
+    state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
+    act = jax.jit(jax.vmap(learner.act, in_axes=(0, 0, None)), donate_argnums=0)
+    rates = []
+    for r in range(1 + repeats):
+        t0 = time.perf_counter()
+        for i in range(iterations):
+            state, actions, _ = act(state, ts, i)
+            np.asarray(actions)
+        if r:
+            rates.append(iterations * num_envs / (time.perf_counter() - t0))
     return rates
 
 
@@ -77,8 +135,8 @@ def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int, device
 
 
 def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
-                   torch_device: str | None = "cpu", loops=("host", "xla")) -> list[Measurement]:
-    """The jaxrl `loops` and (unless `torch_device` is None) torch_reference on `torch_device`."""
+                   torch_device: str | None = "cpu", loops=LOOPS) -> list[Measurement]:
+    """Learning SPS of the jaxrl `loops` and (unless `torch_device` is None) torch_reference on `torch_device`."""
     out = []
     for seeds in seed_counts:
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
@@ -90,7 +148,78 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
             r = rates()
             extra = {"device": torch_device} if impl == "torch" else {}
             out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
-                                   "env_steps/s",
-                                   repeats, spread_of(r), {"frames_per_second": 4 * float(np.median(r))}))
-            print(f"  pong_sps {impl:5s} {loop:4s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
+                                   "env_steps/s", repeats, spread_of(r),
+                                   {"frames_per_second": 4 * float(np.median(r))}))
+            print(f"  pong_sps {impl:5s} {loop:7s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
+    return out
+
+
+def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
+    """The host loop's learning SPS (one agent, the course's preset) with XLA's convolution and with im2col:
+    the measurement behind `atari_conv_kernel`'s choice on this backend."""
+    out = []
+    for conv in ("xla", "im2col"):
+        r = _jaxrl_rates("host", 1, iterations, repeats, conv_impl=conv)
+        out.append(Measurement("pong_conv", "jaxrl", {"loop": "host", "seeds": 1, "conv": conv}, float(np.median(r)),
+                               "env_steps/s", repeats, spread_of(r)))
+        print(f"  pong_conv host loop, conv={conv}: {out[-1].value:,.1f} env steps/s", flush=True)
+    return out
+
+
+def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=LOOPS) -> list[Measurement]:
+    """Microseconds per env step with the updates switched off (one agent, `num_envs` envs), each loop's,
+    envpool's own and the acting program's alone; `extra.overhead_us_per_env_step` is the loop's time over
+    envpool's, `extra.beyond_env_and_forward_us` also without the forward pass."""
+    out = []
+    for num_envs in env_counts:
+        n = max(8, iterations // num_envs)
+        env_rates = _env_rates(num_envs, n, repeats)
+        env_us = 1e6 / float(np.median(env_rates))
+        out.append(Measurement("pong_step_us", "envpool", {"num_envs": num_envs, "loop": "env only"}, env_us,
+                               "us/env_step", repeats, spread_of(env_rates)))
+        act_rates = _act_rates(num_envs, n, repeats)
+        act_us = 1e6 / float(np.median(act_rates))
+        out.append(Measurement("pong_step_us", "jaxrl", {"num_envs": num_envs, "loop": "act program only"}, act_us,
+                               "us/env_step", repeats, spread_of(act_rates)))
+        for loop in loops:
+            rates = _jaxrl_rates(loop, 1, n, repeats, num_envs=num_envs, learn=False)
+            us = 1e6 / float(np.median(rates))
+            out.append(Measurement("pong_step_us", "jaxrl", {"num_envs": num_envs, "loop": loop}, us, "us/env_step",
+                                   repeats, spread_of(rates), {"overhead_us_per_env_step": us - env_us,
+                                                               "beyond_env_and_forward_us": us - env_us - act_us}))
+            print(f"  pong_step_us {loop:7s} envs={num_envs}: {us:,.0f} us/env step (envpool alone {env_us:,.0f}, "
+                  f"acting program alone {act_us:,.0f}, rest {us - env_us - act_us:,.0f})", flush=True)
+    return out
+
+
+def buffer_copies(iterations: int = 8, variants=("with", "without")) -> list[Measurement]:
+    """Does the compiled XLA-loop chunk copy the replay buffer's frames? Compiled for this backend with and/or
+    (`variants`) without `compiler_options()` (copy insertion with region analysis); counts the `copy` instructions of the
+    frame array's shape in the optimized HLO (a copy inside the loop would run every block)."""
+    import re
+
+    from jaxrl.envs.envpool_env import make_envpool, reset_step
+    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+    from jaxrl.runners.atari_loops import make_xla_chunk
+    from jaxrl.runners.xla_options import compiler_options
+
+    cfg = pong_config(iterations).replace(learning_starts=0)
+    learner = make_atari_learner(cfg, 6)
+    env = make_envpool(cfg.env_id, 1, 0)
+    state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
+    ts = jax.tree_util.tree_map(jax.numpy.asarray, split_seeds(reset_step(env.reset()[0]), 1))
+    handle = env.xla()[0]
+    frames = state.replay.buffer.frames.shape  # [S, rows, E, 84, 84] (S = 1)
+    shape = re.compile(r"= u8\[" + ",".join(map(str, frames)) + r"\]\{[^}]*\} copy\(")
+    out = []
+    choices = {"with": ("with compiler_options()", compiler_options()), "without": ("without", {})}
+    for label, options in (choices[v] for v in variants):
+        program = make_xla_chunk(learner, env, 1, Schedule(cfg), *Schedule(cfg).plan(iterations, iterations), options)
+        text = program.lower(handle, state, ts, iterations).compile().as_text()
+        count = len(shape.findall(text))
+        out.append(Measurement("buffer_copies", "jaxrl", {"options": label, "backend": jax.default_backend(),
+                                                          "frames_shape": list(frames)}, float(count),
+                               "copies", 1, 0.0))
+        print(f"  buffer_copies {label}: {count} copies of the frame buffer", flush=True)
+    env.close()
     return out

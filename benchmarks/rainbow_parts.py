@@ -26,7 +26,8 @@ VARIANTS = {
 
 
 def bench_rainbow_parts(steps: int, repeats: int) -> list[Measurement]:
-    from jaxrl.runners.gymnax import compiler_options, make_train
+    from jaxrl.runners.gymnax import make_train
+    from jaxrl.runners.xla_options import compiler_options
     out, base = [], None
     for name, change in VARIANTS.items():
         cfg = (get_preset("rainbow") if change == "rainbow" else get_preset("cartpole").replace(**change))

@@ -21,7 +21,8 @@ import jax
 from benchmarks.common import time_rate
 from benchmarks.suite import SWEEP_CONFIG
 from jaxrl.runners.grid import shard_sweep, sweep_keys, sweep_sharding
-from jaxrl.runners.gymnax import compiler_options, make_train
+from jaxrl.runners.gymnax import make_train
+from jaxrl.runners.xla_options import compiler_options
 seeds, steps, repeats = map(int, sys.argv[1:4])
 cfg = SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps)
 (keys,), n = shard_sweep((sweep_keys(cfg),), sweep_sharding())

@@ -66,7 +66,8 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
                          torch_runs: tuple[str, ...] = ("sequential", "parallel")) -> list[Measurement]:
     """jaxrl's seed sweep at each of `seed_counts` (one program, vmapped) against torch_reference on the CPU:
     "sequential" (one seed after another) and/or "parallel" (one process per core), as `torch_runs` asks."""
-    from jaxrl.runners.gymnax import compiler_options, make_train
+    from jaxrl.runners.gymnax import make_train
+    from jaxrl.runners.xla_options import compiler_options
     cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
     macs = forward_macs(cfg, (4,), 2)
     flops_per_step = 2.0 * macs + update_flops(cfg, macs) * (cfg.num_updates / total_steps)

@@ -16,7 +16,7 @@ def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
         "make_network": "jaxrl.agents.networks", "QNetwork": "jaxrl.agents.networks",
         "make_optimizer": "jaxrl.agents.optim", "clamp_gradients": "jaxrl.agents.optim",
         "make_train": "jaxrl.runners.gymnax", "make_agent": "jaxrl.agents.dqn", "TrainState": "jaxrl.runners.gymnax",
-        "Transition": "jaxrl.agents.types", "compiler_options": "jaxrl.runners.gymnax",
+        "Transition": "jaxrl.agents.types", "compiler_options": "jaxrl.runners.xla_options",
         "run_sweep": "jaxrl.host.sweep", "load_policy": "jaxrl.host.policy",
     }
     if name in homes:

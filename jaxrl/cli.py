@@ -59,7 +59,8 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
   --resume DIR       continue a stopped run (Ctrl-C, SIGTERM, a kill after a periodic checkpoint) from
                      DIR/checkpoint.msgpack with DIR's own config (no other config flags allowed)
   --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
-                     jitted lax.scan chunks (default for preset pong: xla)
+                     jitted lax.scan chunks (default for presets pong, pong-fast: xla)
+  --overlap          host loop: step the envs while the updates run (acting one update old; off by default)
   --no-progress      no progress bar (off a terminal: a plain line every 30 s)
   --FIELD VALUE      any DQNConfig field, hyphenated, overriding the preset (listed below)
 """

@@ -1,9 +1,11 @@
 """The GPU path, lowered for CUDA on this CPU-only machine (`lowering_platforms=("cuda",)`; no CUDA needed).
 
-Each compiled program that a GPU run executes (the gymnax sweep, the Pong host-loop step, the Pong XLA-loop
-chunk) must lower for CUDA, and the lowered module must not hold anything that only runs on a CPU: a custom
+Each compiled program that a GPU run executes (the gymnax sweep, the Pong host-loop steps, the Pong XLA-loop
+chunks) must lower for CUDA, and the lowered module must not hold anything that only runs on a CPU: a custom
 call whose target names the CPU (`xla_ffi_python_cpu_callback` from a `jax.debug.callback` lowered for the
-wrong platform, LAPACK, ducc FFT) or the CPU-only im2col convolution.
+wrong platform, LAPACK, ducc FFT) or the CPU-only im2col convolution. The Pong programs must also hold no
+data-dependent control flow: on a GPU each `while` condition and each `case` copies its predicate to the host
+and waits for it, so every loop must count to a constant (a `scan`/`fori_loop`) and nothing may branch.
 """
 
 import re
@@ -35,6 +37,41 @@ def assert_gpu_clean(text: str) -> set[str]:
     return targets
 
 
+WHILE = re.compile(r"stablehlo\.while\(([^\n]*)\) : [^\n]*\n\s*cond \{\n(.*?)\n\s*\} do \{", re.S)
+
+
+def uncounted_loops(module_text: str) -> list[str]:
+    """The condition blocks of `while` loops whose condition is not one of the loop's variables `< N`, an int32
+    constant (the form `scan` and `fori_loop` lower to): loops whose trip count depends on data. (A loop that
+    moved such a variable by data would pass; JAX's own counted loops add 1.)"""
+    bad = []
+    for header, cond in WHILE.findall(module_text):
+        variables = "|".join(re.findall(r"(%iterArg\w*) =", header))
+        compare = re.search(rf"stablehlo\.compare\s+LT, (?:{variables}), (%\w+), SIGNED", cond)
+        if not (compare and re.search(rf"{compare.group(1)} = stablehlo\.constant dense<\d+> : tensor<i32>", cond)):
+            bad.append(cond.strip())
+    return bad
+
+
+def assert_no_data_dependent_control_flow(text: str) -> int:
+    """-> the number of (counted) loops."""
+    assert not uncounted_loops(text), uncounted_loops(text)
+    assert "stablehlo.case" not in text and "stablehlo.if" not in text
+    return len(WHILE.findall(text))
+
+
+def test_control_flow_checker_can_fail():
+    counted = lower(jax.jit(lambda x: jax.lax.fori_loop(0, 4, lambda i, c: c * 2, x)), 1.0)
+    assert assert_no_data_dependent_control_flow(counted) == 1
+    data = lower(jax.jit(lambda x: jax.lax.while_loop(lambda c: c < 10.0, lambda c: c * 2, x)), 1.0)
+    assert len(uncounted_loops(data)) == 1
+    trips = lower(jax.jit(lambda n: jax.lax.while_loop(lambda c: c[0] < c[1], lambda c: (c[0] + 1, c[1]), (0, n))), 3)
+    assert len(uncounted_loops(trips)) == 1
+    branch = lower(jax.jit(lambda x: jax.lax.cond(x > 0, lambda: x, lambda: -x)), 1.0)
+    with pytest.raises(AssertionError):
+        assert_no_data_dependent_control_flow(branch)
+
+
 def test_checker_finds_a_cpu_only_call():
     """The check can fail: a Cholesky factorization lowered for the CPU is a LAPACK custom call."""
     text = lower(jax.jit(jnp.linalg.cholesky), jnp.eye(3), platform="cpu")
@@ -58,32 +95,55 @@ def test_gymnax_sweep_program_lowers_for_cuda():
 
 @pytest.fixture(scope="module")
 def pong():
-    from jaxrl.runners.atari import make_atari_learner, split_seeds
+    """A tiny Pong learner (2 envs, 2 updates per block, a target copy due) and its env, seeds of 1."""
+    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
     from jaxrl.envs.envpool_env import make_envpool, reset_step
-    cfg = get_preset("pong").replace(num_envs=2, buffer_size=1000, learning_starts=100, total_steps=10_000,
-                                     log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
+    cfg = get_preset("pong").replace(num_envs=2, train_frequency=1, buffer_size=1000, learning_starts=100,
+                                     total_steps=10_000, log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
     learner = make_atari_learner(cfg, 6, conv_impl=conv_kernel("cuda"))
     env = make_envpool(cfg.env_id, 2, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
     ts = split_seeds(reset_step(env.reset()[0]), 1)
-    yield learner, env, state, ts
+    yield learner, env, state, ts, Schedule(cfg)
     env.close()
 
 
-def test_pong_host_step_lowers_for_cuda(pong):
-    from jaxrl.runners.atari import make_host_step
-    learner, _, state, ts = pong
-    text = lower(make_host_step(learner), state, ts, np.int32(0), np.int32(0))
-    assert_gpu_clean(text)
-    assert "stablehlo.convolution" in text  # cuDNN's convolution, not im2col's slices and matmuls
+def test_pong_host_steps_lower_for_cuda_without_data_dependent_control_flow(pong):
+    """The three host-loop programs (act; act + updates; act + updates + target copy) and the overlap loop's
+    updates: 2 updates per block written out, no branch, only counted loops (the sampler's binary search),
+    cuDNN's convolution."""
+    from jaxrl.runners.atari_loops import HostSteps
+    learner, _, state, ts, _ = pong
+    steps = HostSteps(learner)
+    for (update, copy), program in steps.step.items():
+        text = lower(program, state, ts, np.int32(0))
+        assert_gpu_clean(text)
+        assert_no_data_dependent_control_flow(text)
+        assert "stablehlo.convolution" in text  # cuDNN's convolution, not im2col's slices and matmuls
+    for program in steps.learn.values():
+        assert_no_data_dependent_control_flow(lower(program, state, np.int32(0)))
 
 
-def test_pong_xla_chunk_lowers_for_cuda(pong):
-    from jaxrl.runners.atari import make_xla_chunk
-    learner, env, state, ts = pong
+@pytest.mark.parametrize("start", [0, 50, 100])  # before learning, where it starts, learning
+def test_pong_xla_chunk_lowers_for_cuda_with_counted_loops_only(pong, start):
+    """Each chunk plan: env.xla()'s send/recv inside, every loop a scan of fixed length, no branch."""
+    from jaxrl.runners.atari_loops import make_xla_chunk
+    learner, env, state, ts, schedule = pong
     handle = env.xla()[0]
     ts = jax.tree_util.tree_map(jnp.asarray, ts)
-    text = lower(make_xla_chunk(learner, env, 1, 4), handle, state, ts, 0, 0)
+    plan = schedule.plan(start, 50)
+    assert plan == {0: (50, 0), 50: (1, 49), 100: (0, 50)}[start]
+    text = lower(make_xla_chunk(learner, env, 1, schedule, *plan), handle, state, ts, start)
     targets = assert_gpu_clean(text)
     assert any(t.endswith("_send") for t in targets) and any(t.endswith("_recv") for t in targets), targets
     assert "stablehlo.convolution" in text
+    assert assert_no_data_dependent_control_flow(text) >= 1
+
+
+def test_replay_buffer_is_not_copied_in_the_xla_chunk():
+    """Compiled here (CPU) with `compiler_options()`, the XLA-loop chunk never copies the frame buffer (without
+    the options it copies it twice: `python -m benchmarks --only buffer_copies`, which also runs on a GPU in
+    `python -m benchmarks.gpu`). The count is read from the compiled HLO, where a copy would show."""
+    from benchmarks.pong import buffer_copies
+    (with_options,) = buffer_copies(variants=("with",))
+    assert with_options.value == 0 and with_options.params["options"] == "with compiler_options()"

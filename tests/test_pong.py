@@ -17,8 +17,10 @@ import pytest
 from jaxrl.host.checkpoint import read_meta
 from jaxrl.cli import main
 
+# learning_starts + one block (16) = 1024, a chunk boundary: learning starts with a chunk, so the XLA loop
+# compiles two chunk plans (acting only, learning), not three.
 TINY = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "3072",
-        "--learning-starts", "1024", "--buffer-size", "2000", "--log-frequency", "512", "--eval-frequency", "1536",
+        "--learning-starts", "1008", "--buffer-size", "2000", "--log-frequency", "512", "--eval-frequency", "1536",
         "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-progress"]
 
 
@@ -35,6 +37,8 @@ def runs(tmp_path_factory):
         out[loop] = base / loop
         extra = ["--video", "--save-buffer"] if loop == "xla" else ["--no-video"]
         assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *extra, "--out-dir", str(out[loop])]) == 0
+    out["overlap"] = base / "overlap"
+    assert main(["train", *TINY, "--loop", "host", "--overlap", "--no-video", "--out-dir", str(out["overlap"])]) == 0
     return out
 
 
@@ -64,11 +68,27 @@ def test_run_directory(runs, loop):
 
 
 def test_host_and_xla_loops_compute_the_same_run(runs):
-    """Same seeds, same envpool seed: the two loops drive one learner through identical games and losses."""
+    """Same seeds, same envpool seed: the two loops drive one learner through identical games and the same
+    losses up to float rounding (on the CPU the host loop's updates use XLA's convolution, the XLA loop's
+    im2col: see `atari_conv_kernel`; a schedule off by one update would sample other batches, far beyond 1%)."""
     a, b = (rows(runs[loop] / "metrics.csv") for loop in ("host", "xla"))
     assert a == b and len(a) >= 4
     la, lb = ([float(r["loss"]) for r in rows(runs[loop] / "progress.csv")[2:]] for loop in ("host", "xla"))
-    np.testing.assert_allclose(la, lb, rtol=1e-4)
+    np.testing.assert_allclose(la, lb, rtol=1e-2)
+
+
+def test_overlapped_host_loop_learns(runs):
+    """`--overlap`: the same tiny run with acting one update old: it updates from the same step on with finite
+    losses, plays whole games and reports its SPS."""
+    d = runs["overlap"]
+    progress = rows(d / "progress.csv")
+    assert [int(r["step"]) for r in progress] == list(range(512, 3073, 512))
+    losses = [float(r["loss"]) for r in progress]
+    assert np.isnan(losses[:2]).all() and np.isfinite(losses[2:]).all() and min(losses[2:]) > 0
+    assert all(-21 <= float(r["return"]) <= 21 for r in rows(d / "metrics.csv"))
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["aggregate_steps_per_second"] > 0
+    assert json.loads((d / "config.json").read_text())["config"]["overlap"] is True
 
 
 def test_load_policy_on_pong(runs):

@@ -6,7 +6,8 @@ import pytest
 
 from jaxrl.config import DQNConfig, get_preset
 from jaxrl.host.sweep import episodes_from_metrics, per_seed_returns, rolling_mean
-from jaxrl.runners.gymnax import compiler_options, make_train
+from jaxrl.runners.gymnax import make_train
+from jaxrl.runners.xla_options import compiler_options
 
 TINY = DQNConfig(total_steps=3000, learning_starts=500, buffer_size=2000, batch_size=32,
                  target_update_frequency=200, egreedy_decay=300.0)

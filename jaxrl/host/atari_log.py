@@ -127,7 +127,8 @@ class AtariLog:
             seed.update(solved=self.solved[s], final_eval_returns=[float(x) for x in np.asarray(final_eval)[s]])
         return {
             "diverged_seeds": sorted(self.diverged),
-            "env_id": cfg.env_id, "loop": cfg.loop, "num_seeds": cfg.num_seeds, "num_envs": cfg.num_envs,
+            "env_id": cfg.env_id, "loop": cfg.loop, "overlap": cfg.overlap, "num_seeds": cfg.num_seeds,
+            "num_envs": cfg.num_envs,
             "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
             "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
             "aggregates": seed_aggregates(per_seed, SOLVED_RETURN.get(cfg.env_id)),

@@ -30,7 +30,8 @@ import numpy as np
 
 from jaxrl import __version__
 from jaxrl.host import rundir
-from jaxrl.runners.atari import host_chunk, make_atari_learner, make_host_step, make_xla_chunk, split_seeds
+from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
@@ -78,15 +79,18 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         from jaxrl.runners.grid import sweep_sharding
         state, ts = jax.device_put((state, ts), sweep_sharding())
     chunk_iterations = config.log_frequency // num_envs
+    schedule = Schedule(config, updates_from)
     t0 = time.perf_counter()
     if config.loop == "xla":
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jnp.asarray, ts)
-        run_chunk = make_xla_chunk(learner, env, num_seeds, chunk_iterations).lower(
-            handle, state, ts, start, updates_from).compile()
+        xla_chunks = XLAChunks(learner, env, num_seeds, schedule)
+        for first in range(start, config.total_steps // num_envs, chunk_iterations):  # at most 3 plans
+            xla_chunks.program(handle, state, ts, first, chunk_iterations)
     else:
         handle = None
-        host_step = make_host_step(learner).lower(state, ts, jnp.int32(0), jnp.int32(0)).compile()
+        host_steps = HostSteps(learner).compile(state, ts, config.overlap,
+                                                copies=config.total_steps > config.target_update_frequency)
     compile_seconds = time.perf_counter() - t0
     act = make_act(learner.network, config)
     box = {"state": state, "ts": ts, "handle": handle, "seconds": 0.0}
@@ -94,10 +98,10 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     def advance(done, n):
         b = box
         if config.loop == "xla":
-            b["handle"], b["state"], b["ts"], metrics = run_chunk(b["handle"], b["state"], b["ts"], done, updates_from)
+            b["handle"], b["state"], b["ts"], metrics = xla_chunks.run(b["handle"], b["state"], b["ts"], done, n)
         else:
-            b["state"], b["ts"], metrics = host_chunk(host_step, env, b["state"], b["ts"], done, n, num_seeds,
-                                                      updates_from)
+            b["state"], b["ts"], metrics = host_chunk(host_steps, env, b["state"], b["ts"], done, n, num_seeds,
+                                                      schedule, config.overlap)
         return jax.device_get(metrics)
 
     def record(before, n, metrics, seconds):

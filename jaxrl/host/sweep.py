@@ -18,7 +18,8 @@ from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.runners.grid import (gather, place, shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding,
                                unshard)
-from jaxrl.runners.gymnax import compiler_options, make_train, make_train_parts
+from jaxrl.runners.gymnax import make_train, make_train_parts
+from jaxrl.runners.xla_options import compiler_options
 
 
 @dataclasses.dataclass

@@ -206,7 +206,7 @@ def train_envpool(config: DQNConfig, opts, stop) -> int:
     if jax.default_backend() == "cpu":
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
-    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop} seeds={config.num_seeds} "
+    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop}{' (overlap)' * config.overlap} seeds={config.num_seeds} "
                   f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
                   f"({config.total_steps * 4:,} frames) -> {out_dir}")
     summary, code = stoppable(lambda stop: run_atari(config, out_dir, resume=opts.resume is not None, stop=stop,

@@ -1,24 +1,23 @@
-"""DQN on envpool Atari: one pure learner step, driven by a host loop or by an XLA loop.
+"""DQN on envpool Atari: one pure learner whose schedule the host decides, for a host loop or an XLA loop.
 
-`make_atari_learner(config, num_actions)` returns `AtariLearner(init, step)`:
+`make_atari_learner(config, num_actions)` returns `AtariLearner`, the pieces of one iteration (one vectorized
+env step of `E` envs per agent), each for one agent (the loops vmap them over seeds):
 
-    step(state, ts: AtariStep [E], iteration) -> (state, actions [E], metrics)
+    observe(state, ts: AtariStep [E]) -> (state, metrics)        one frame row per env, running episode stats
+    learn(state, env_steps, copy) -> (state, loss)               `updates_per_block` updates, then the target copy
+    act(state, ts, iteration) -> (state, actions [E], metrics)   epsilon-greedy actions for the next env step
+    step(state, ts, iteration, update, copy) -> (state, actions, metrics)    observe, learn if `update`, act
 
-consumes the env's output for the `iteration`-th vectorized step (0 = the reset), stores one frame row
-per env (`jaxrl.replay.frames`), runs the gradient updates that are due, copies the target when due, and
-picks the next actions epsilon-greedily. The schedule is the gymnax trainer's (`jaxrl.runners.gymnax`): with
-`env_steps = iteration * num_envs`, updates start after `learning_starts + steps_per_block` env steps and
-then run `updates_per_block` at a time every `steps_per_block` env steps; the target is copied when the
-counter crosses a multiple of `target_update_frequency`. `iteration` is one unbatched scalar, so under
-`jax.vmap` over seeds the update branch stays a real `lax.cond` (not a select that runs both sides).
+`update` and `copy` are not data: `Schedule` (plain Python, from the iteration counter) says which iterations
+update and copy, so each combination is its own compiled program and no step holds a data-dependent loop or
+branch (on a GPU each of those copies its predicate to the host and waits). The schedule is the gymnax
+trainer's (`jaxrl.runners.gymnax`): with `env_steps = iteration * num_envs`, updates start after
+`learning_starts + steps_per_block` env steps and then run `updates_per_block` at a time every
+`steps_per_block` env steps; the target is copied when the counter crosses a multiple of
+`target_update_frequency`. The loops that drive the learner are in `jaxrl.runners.atari_loops`.
 
 Env steps count every env slot stepped, including envpool's reset step after each episode (about 0.1% of
 Pong's steps); frames = 4 x env steps.
-
-Two drivers, one learner (both vmapped over seeds; the `S * E` envs of one pool reshaped to `[S, E]`,
-since envpool's XLA ops cannot be vmapped):
-  * `host_chunk`: envpool steps in numpy; the jitted, donated learner step in between;
-  * `make_xla_chunk`: `env.xla()` and the learner step inside one jitted `lax.scan` of `n` iterations.
 """
 
 from __future__ import annotations
@@ -27,19 +26,20 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 from jaxrl.config import DQNConfig
-from jaxrl.envs.envpool_env import AtariStep, to_step
+from jaxrl.envs.envpool_env import AtariStep
 from jaxrl.agents.exploration import make_epsilon_schedule
+from jaxrl.agents.networks import conv_kernel
 from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
-from jaxrl.replay.sampler import ReplayState, make_replay
+from jaxrl.replay.sampler import make_replay
 from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
 STACK = 4
+UNROLLED_UPDATES = 4  # updates per block written out one after another (top level) rather than in a scan
 
 
 @struct.dataclass
@@ -59,9 +59,52 @@ class AtariState:
     diverged_at: jnp.ndarray  # int32: env step of the first non-finite update (see `guard_update`), -1 healthy
 
 
+class Schedule(NamedTuple):
+    """Which iterations update and copy the target: plain Python on the host. `updates_from`: no updates
+    before this iteration (a run resumed without its buffer refills it first; a multiple of the block)."""
+
+    config: DQNConfig
+    updates_from: int = 0
+
+    @property
+    def first_update(self) -> int:
+        c = self.config
+        return max((c.learning_starts + c.steps_per_block) // c.num_envs, self.updates_from)
+
+    def __call__(self, iteration: int) -> tuple[bool, bool]:
+        """(update, copy) for the `iteration`-th vectorized step."""
+        c = self.config
+        env_steps = iteration * c.num_envs
+        update = iteration >= self.first_update and (env_steps - c.learning_starts) % c.steps_per_block == 0
+        return update, update and bool(target_update_due(env_steps, c.steps_per_block, c.target_update_frequency))
+
+    def plan(self, start: int, iterations: int) -> tuple[int, int]:
+        """A chunk of `iterations` from `start` (both multiples of the block) as (acting-only iterations,
+        blocks): the acting-only iterations come first, then blocks that update on their first iteration."""
+        warmup = min(max(self.first_update - start, 0), iterations)
+        blocks, rest = divmod(iterations - warmup, self.config.iterations_per_update_block)
+        assert not rest and (start + warmup) % self.config.iterations_per_update_block == 0, (start, iterations)
+        return warmup, blocks
+
+
+def atari_conv_kernel(config: DQNConfig, backend: str | None = None) -> str:
+    """The CNN's convolution for an envpool run. Off the CPU: XLA's own (cuDNN). On XLA:CPU the native
+    convolution is faster only at the top level of a program and for one agent (31 vs 48 ms per Nature-CNN
+    update, batch 32, 2 cores); inside a loop body it is 4-20x slower, and vmapped over seeds (a grouped
+    convolution) about 3x slower, where im2col keeps it to matmuls. So XLA's own for one agent's host loop
+    with at most `UNROLLED_UPDATES` updates per block (written out at the top level), im2col elsewhere."""
+    if (backend or jax.default_backend()) != "cpu":
+        return conv_kernel(backend)
+    top_level = config.loop == "host" and config.updates_per_block <= UNROLLED_UPDATES
+    return "xla" if top_level and config.num_seeds == 1 else "im2col"
+
+
 class AtariLearner(NamedTuple):
     init: Callable  # keys [S] -> AtariState with a leading [S] axis (distinct buffers, safe to donate)
-    step: Callable  # (state, ts: AtariStep [E], iteration) -> (state, actions [E], metrics)
+    observe: Callable  # (state, ts: AtariStep [E]) -> (state, metrics)
+    learn: Callable  # (state, env_steps, copy: bool or traced bool) -> (state, loss)
+    act: Callable  # (state, ts, iteration) -> (state, actions [E], metrics)
+    step: Callable  # (state, ts, iteration, update: bool, copy) -> (state, actions [E], metrics)
     network: Any
     buffer: Any
 
@@ -71,18 +114,18 @@ def nhwc(obs):
     return jnp.moveaxis(obs, -3, -1)
 
 
-def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = "auto") -> AtariLearner:
+def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str | None = None) -> AtariLearner:
+    """`conv_impl`: the CNN's convolution (default: `atari_conv_kernel(config)`)."""
     num_envs = config.num_envs
     obs_shape = (*FRAME_SHAPE, STACK)
-    agent = make_agent(config, num_actions, obs_shape, conv_impl=conv_impl)
+    agent = make_agent(config, num_actions, obs_shape, conv_impl=conv_impl or atari_conv_kernel(config))
     network = agent.network
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
                                sample_batch_size=config.batch_size)
     replay = make_replay(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
-                           prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
+                         prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(config)
     guarded_update = guard_update(agent.update)
-    block = config.steps_per_block
 
     def init(keys) -> AtariState:
         state = jax.jit(jax.vmap(init_one))(keys)
@@ -98,109 +141,69 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str = 
                           episode_length=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool),
                           key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
 
-    def updates(buffer_state, due, copy, env_steps, learn):  # learn carries the priorities; the buffer is read
-        """`updates_per_block` updates if `due`, then the target copy if `copy`.
-
-        Written as while loops with 0 or n trips rather than `lax.cond`: XLA updates a while loop's carry in
-        place, while a `cond` on CPU copied the untouched params and optimizer state on every act-only step
-        (5 ms per step for the Nature CNN). The buffer is only read."""
-        def update(carry):
-            i, (params, target_params, opt_state, key, num_updates, diverged_at, priorities), loss_sum = carry
-            key, sample_key = jax.random.split(key)
-            beta = per.beta_schedule(num_updates, config.per_beta, max(1, config.num_updates))
-            batch, slots = replay.sample(ReplayState(buffer_state, priorities), sample_key, beta)
-            params, opt_state, loss, aux, diverged_at = guarded_update(params, target_params, opt_state, batch,
-                                                                       diverged_at, env_steps)
-            priorities = replay.set_priorities(ReplayState(buffer_state, priorities), slots, aux["priority"],
-                                               diverged_at < 0).priorities
-            learn = (params, target_params, opt_state, key, num_updates + 1, diverged_at, priorities)
-            return i + 1, learn, loss_sum + loss
-
-        trips = jnp.where(due, config.updates_per_block, 0)
-        _, learn, loss_sum = jax.lax.while_loop(lambda c: c[0] < trips, update, (0, learn, jnp.float32(0)))
-
-        def copy_target(carry):
-            done, (params, _, *rest) = carry
-            return True, (params, params, *rest)
-
-        _, learn = jax.lax.while_loop(lambda c: copy & ~c[0], copy_target, (False, learn))
-        return learn, jnp.where(due, loss_sum / config.updates_per_block, jnp.nan)
-
-    def step(state: AtariState, ts: AtariStep, iteration, updates_from=0):
-        """`ts`: leaves `[E, ...]`; `iteration`: unbatched int. No updates before iteration `updates_from`
-        (a run resumed without its buffer refills it first). Returns (state, actions [E], metrics)."""
-        iteration = jnp.asarray(iteration, jnp.int32)
-        env_steps = iteration * num_envs  # env steps taken before this call
+    def observe(state: AtariState, ts: AtariStep):
+        """Store the env's output (leaves `[E, ...]`) as one frame row per env; episode statistics."""
         first = state.reset_next
         replay_state = replay.add(state.replay, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first,
                                   ts.truncated)
         episode_return = state.episode_return + ts.score
         episode_length = state.episode_length + (~first).astype(jnp.int32)
         metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": ts.game_over}
-        state = state.replace(replay=replay_state,
-                              episode_return=jnp.where(ts.game_over, 0.0, episode_return),
-                              episode_length=jnp.where(ts.game_over, 0, episode_length),
-                              reset_next=ts.terminated | ts.truncated)
+        return state.replace(replay=replay_state, episode_return=jnp.where(ts.game_over, 0.0, episode_return),
+                             episode_length=jnp.where(ts.game_over, 0, episode_length),
+                             reset_next=ts.terminated | ts.truncated), metrics
 
-        due = ((env_steps >= config.learning_starts + block) & ((env_steps - config.learning_starts) % block == 0)
-               & (iteration >= updates_from))
-        copy = due & target_update_due(env_steps, block, config.target_update_frequency)
-        learn = (state.params, state.target_params, state.opt_state, state.key, state.num_updates, state.diverged_at,
-                 state.replay.priorities)
-        learn, loss = updates(state.replay.buffer, due, copy, env_steps, learn)
-        params, target_params, opt_state, key, num_updates, diverged_at, priorities = learn
-        state = state.replace(params=params, target_params=target_params, opt_state=opt_state, key=key,
-                              num_updates=num_updates, diverged_at=diverged_at,
-                              replay=state.replay.replace(priorities=priorities))
+    def update_once(state: AtariState, env_steps):
+        key, sample_key = jax.random.split(state.key)
+        beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
+        batch, slots = replay.sample(state.replay, sample_key, beta)
+        params, opt_state, loss, aux, diverged_at = guarded_update(state.params, state.target_params,
+                                                                   state.opt_state, batch, state.diverged_at,
+                                                                   env_steps)
+        return state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
+                             diverged_at=diverged_at,
+                             replay=replay.set_priorities(state.replay, slots, aux["priority"], diverged_at < 0)
+                             ), loss
 
+    def learn(state: AtariState, env_steps, copy=False):
+        """`updates_per_block` updates (at most `UNROLLED_UPDATES` written out, more in a `lax.scan` of fixed
+        length), then the target copy: `copy` a Python bool (compiled in or out) or a traced bool (a select, as
+        in the gymnax trainer's blocks). Returns (state, mean loss)."""
+        n = config.updates_per_block
+        if n <= UNROLLED_UPDATES:
+            losses = []
+            for _ in range(n):
+                state, loss = update_once(state, env_steps)
+                losses.append(loss)
+            loss = sum(losses) / n
+        else:
+            state, losses = jax.lax.scan(lambda s, _: update_once(s, env_steps), state, None, length=n)
+            loss = losses.mean()
+        if isinstance(copy, bool):
+            target = state.params if copy else state.target_params
+        else:
+            target = jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t), state.target_params, state.params)
+        return state.replace(target_params=target), loss
+
+    def act_step(state: AtariState, ts: AtariStep, iteration):
         key, act_key = jax.random.split(state.key)
-        epsilon = epsilon_fn(env_steps)
+        epsilon = epsilon_fn(jnp.asarray(iteration, jnp.int32) * num_envs)
         actions = act(config, network, state.params, nhwc(ts.obs), act_key, epsilon)
-        metrics.update(loss=loss, epsilon=epsilon, action=actions)
-        return state.replace(actions=actions, key=key), actions, metrics
+        return state.replace(actions=actions, key=key), actions, {"epsilon": epsilon, "action": actions}
 
-    return AtariLearner(init, step, network, buffer)
+    def step(state: AtariState, ts: AtariStep, iteration, update: bool = False, copy=False):
+        """`ts`: leaves `[E, ...]`, the env's output for the `iteration`-th vectorized step (0 = the reset);
+        `iteration`: unbatched int. Returns (state, actions [E], metrics); loss is NaN without `update`."""
+        state, metrics = observe(state, ts)
+        loss = jnp.float32(jnp.nan)
+        if update:
+            state, loss = learn(state, jnp.asarray(iteration, jnp.int32) * num_envs, copy)
+        state, actions, act_metrics = act_step(state, ts, iteration)
+        return state, actions, {**metrics, **act_metrics, "loss": loss}
+
+    return AtariLearner(init, observe, learn, act_step, step, network, buffer)
 
 
 def split_seeds(tree, num_seeds: int):
     """Leaves `[S * E, ...]` -> `[S, E, ...]` (numpy or jax arrays)."""
     return jax.tree_util.tree_map(lambda x: x.reshape((num_seeds, -1, *x.shape[1:])), tree)
-
-
-def make_host_step(learner: AtariLearner):
-    """The jitted, seed-vmapped learner step; the state is donated (updated in place)."""
-    return jax.jit(jax.vmap(learner.step, in_axes=(0, 0, None, None)), donate_argnums=0)
-
-
-def host_chunk(host_step, env, state, ts: AtariStep, start: int, num_iterations: int, num_seeds: int,
-               updates_from: int = 0):
-    """`num_iterations` host-loop iterations from `start`: learner step (device), envpool step (numpy).
-
-    `ts`: the env's last output, leaves `[S, E, ...]`. Returns (state, ts, metrics stacked `[n, S, ...]`). Only
-    the actions come to the host each step; the metrics stay on the device and are fetched once per chunk."""
-    metrics = []
-    for i in range(start, start + num_iterations):
-        state, actions, m = host_step(state, ts, np.int32(i), np.int32(updates_from))
-        metrics.append(m)
-        ts = split_seeds(to_step(*env.step(np.asarray(actions).reshape(-1))), num_seeds)
-    return state, ts, jax.device_get(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *metrics))
-
-
-def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, num_iterations: int):
-    """A jitted `(handle, state, ts, start, updates_from) -> (handle, state, ts, metrics [n, S, ...])` running
-    `num_iterations` (learner step, `env.xla()` step) pairs in one `lax.scan`; the state is donated."""
-    _, _, _, xla_step = env.xla()
-    vstep = jax.vmap(learner.step, in_axes=(0, 0, None, None))
-
-    def chunk(handle, state, ts, start, updates_from):
-        def body(carry, _):
-            handle, state, ts, i = carry
-            state, actions, metrics = vstep(state, ts, i, updates_from)
-            handle, out = xla_step(handle, actions.reshape(-1))
-            return (handle, state, split_seeds(to_step(*out, xp=jnp), num_seeds), i + 1), metrics
-
-        (handle, state, ts, _), metrics = jax.lax.scan(body, (handle, state, ts, jnp.int32(start)), None,
-                                                       length=num_iterations)
-        return handle, state, ts, metrics
-
-    return jax.jit(chunk, donate_argnums=1)

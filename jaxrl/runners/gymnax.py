@@ -31,16 +31,6 @@ from jaxrl.replay.ring import make_buffer
 from jaxrl.replay.sampler import make_replay
 
 
-def compiler_options() -> dict:
-    """XLA options to compile the trainer's programs with: `jax.jit(jax.vmap(train), compiler_options=...)`.
-
-    On CPU, copy insertion with region analysis. Without it, a block of one env step (the buffer add) and one
-    update (the sample), inlined into one loop body, made XLA copy the replay buffer's fields on every block:
-    O(capacity) per env step, 10x slower with a 100k-transition MinAtar buffer. It changes where copies are
-    made, not what is computed."""
-    return {"xla_cpu_copy_insertion_use_region_analysis": True} if jax.default_backend() == "cpu" else {}
-
-
 @struct.dataclass
 class TrainState:
     """Everything one agent's training threads through the scan."""

@@ -1,0 +1,141 @@
+"""The two loops that drive `jaxrl.runners.atari`'s learner over a chunk of iterations, vmapped over seeds.
+
+The `S * E` envs of one pool are reshaped to `[S, E]` (envpool's XLA ops cannot be vmapped). `Schedule`
+(host-side) decides which iterations update and copy the target, so the compiled programs hold no
+data-dependent loop or branch:
+
+  * host loop (`HostSteps`, `host_chunk`): envpool steps in numpy; between them one of three compiled
+    programs, chosen by the schedule: act; act + updates; act + updates + target copy. Only the actions come
+    to the host each step; the metrics stay on the device until the chunk ends.
+    With `overlap`, each iteration runs the act program, hands the actions to envpool and only then queues
+    the updates: JAX dispatches them asynchronously, so the device learns while envpool steps. Acting then
+    uses parameters one update old (a deviation from the course's order; off by default).
+  * XLA loop (`XLAChunks`): `env.xla()` and the learner in one program per chunk, the gymnax trainer's
+    structure: a `lax.scan` of acting-only iterations (before the first update), then a `lax.scan` over
+    blocks, each the update iteration (updates, target copy as a select) and a `lax.scan` of the block's
+    acting iterations. Every loop has a fixed trip count; one program per (acting-only, blocks) plan.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.agents.dqn import target_update_due
+from jaxrl.envs.envpool_env import AtariStep, to_step
+from jaxrl.runners.atari import AtariLearner, Schedule, split_seeds
+from jaxrl.runners.xla_options import compiler_options
+
+VARIANTS = ((False, False), (True, False), (True, True))  # (update, copy): act; act+updates; act+updates+copy
+
+
+class HostSteps:
+    """The host loop's compiled programs, seed-vmapped, the state donated (updated in place):
+    `step[(update, copy)](state, ts, iteration) -> (state, actions, metrics)` for the three `VARIANTS`,
+    and `learn[copy](state, env_steps) -> (state, loss)` (the overlap loop's updates)."""
+
+    def __init__(self, learner: AtariLearner):
+        options = compiler_options()
+
+        self.step = {(u, c): jax.jit(jax.vmap(partial(learner.step, update=u, copy=c), in_axes=(0, 0, None)),
+                                     donate_argnums=0, compiler_options=options) for u, c in VARIANTS}
+        self.learn = {c: jax.jit(jax.vmap(partial(learner.learn, copy=c), in_axes=(0, None)), donate_argnums=0,
+                                 compiler_options=options) for c in (False, True)}
+
+    def compile(self, state, ts, overlap: bool = False, copies: bool = True) -> "HostSteps":
+        """Compile now (ahead of the first chunk) the programs the loop will run: without `copies` (no target
+        copy due in the run) the copying ones are left to compile on first use, if ever."""
+        i = np.int32(0)
+        for key in [(False, False)] if overlap else [k for k in VARIANTS if copies or not k[1]]:
+            self.step[key] = self.step[key].lower(state, ts, i).compile()
+        for copy in ((False, True) if copies else (False,)) if overlap else ():
+            self.learn[copy] = self.learn[copy].lower(state, i).compile()
+        return self
+
+
+def host_chunk(steps: HostSteps, env, state, ts: AtariStep, start: int, num_iterations: int, num_seeds: int,
+               schedule: Schedule, overlap: bool = False):
+    """`num_iterations` host-loop iterations from `start`. `ts`: the env's last output, leaves `[S, E, ...]`.
+    Returns (state, ts, metrics stacked `[n, S, ...]`, fetched once)."""
+    metrics = []
+    num_envs = schedule.config.num_envs
+    for i in range(start, start + num_iterations):
+        update, copy = schedule(i)
+        if overlap:
+            state, actions, m = steps.step[False, False](state, ts, np.int32(i))
+            actions = np.asarray(actions)
+            if update:  # queued behind the act program; runs while envpool steps below
+                state, m["loss"] = steps.learn[copy](state, np.int32(i * num_envs))
+        else:
+            state, actions, m = steps.step[update, copy](state, ts, np.int32(i))
+            actions = np.asarray(actions)
+        metrics.append(m)
+        ts = split_seeds(to_step(*env.step(actions.reshape(-1))), num_seeds)
+    return state, ts, jax.device_get(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *metrics))
+
+
+def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedule, warmup: int, blocks: int,
+                   options: dict | None = None):
+    """A jitted `(handle, state, ts, start) -> (handle, state, ts, metrics [n, S, ...])` running `warmup`
+    acting-only iterations, then `blocks` blocks (`n = warmup + blocks * iterations_per_update_block`), with
+    `env.xla()` inside; the state is donated. `start` is traced: one program serves every chunk of its plan.
+    `options`: XLA compiler options (default `compiler_options()`)."""
+    _, _, _, xla_step = env.xla()
+    config = schedule.config
+    per_block = config.iterations_per_update_block
+    acting_step = jax.vmap(partial(learner.step, update=False), in_axes=(0, 0, None))
+    update_step = jax.vmap(lambda s, ts, i, c: learner.step(s, ts, i, update=True, copy=c), in_axes=(0, 0, None, None))
+
+    def env_step(handle, actions):
+        handle, out = xla_step(handle, actions.reshape(-1))
+        return handle, split_seeds(to_step(*out, xp=jnp), num_seeds)
+
+    def acting(carry, _):
+        handle, state, ts, i = carry
+        state, actions, metrics = acting_step(state, ts, i)
+        handle, ts = env_step(handle, actions)
+        return (handle, state, ts, i + 1), metrics
+
+    def block(carry, _):
+        handle, state, ts, i = carry
+        copy = target_update_due(i * config.num_envs, config.steps_per_block, config.target_update_frequency)
+        state, actions, first = update_step(state, ts, i, copy)
+        handle, ts = env_step(handle, actions)
+        carry, rest = jax.lax.scan(acting, (handle, state, ts, i + 1), None, length=per_block - 1)
+        return carry, (first, rest)
+
+    def chunk(handle, state, ts, start):
+        carry = (handle, state, ts, jnp.asarray(start, jnp.int32))
+        carry, warm = jax.lax.scan(acting, carry, None, length=warmup)
+        (handle, state, ts, _), (first, rest) = jax.lax.scan(block, carry, None, length=blocks)
+
+        def join(w, f, r):  # [warmup, S, ...] + ([blocks, S, ...], [blocks, per_block - 1, S, ...])
+            b = jnp.concatenate([f[:, None], r], axis=1).reshape((blocks * per_block, *f.shape[1:]))
+            return jnp.concatenate([w, b])
+
+        return handle, state, ts, jax.tree_util.tree_map(join, warm, first, rest)
+
+    return jax.jit(chunk, donate_argnums=1, compiler_options=compiler_options() if options is None else options)
+
+
+class XLAChunks:
+    """The XLA loop's programs, compiled once per chunk plan (acting-only iterations, blocks): at most three in
+    a run (before learning, the chunk where it starts, learning). `run(handle, state, ts, start, n)`."""
+
+    def __init__(self, learner: AtariLearner, env, num_seeds: int, schedule: Schedule):
+        self.learner, self.env, self.num_seeds, self.schedule = learner, env, num_seeds, schedule
+        self.compiled = {}
+
+    def program(self, handle, state, ts, start: int, iterations: int):
+        """The compiled program for the chunk of `iterations` from `start` (compiled now if its plan is new)."""
+        plan = self.schedule.plan(start, iterations)
+        if plan not in self.compiled:
+            self.compiled[plan] = make_xla_chunk(self.learner, self.env, self.num_seeds, self.schedule,
+                                                 *plan).lower(handle, state, ts, start).compile()
+        return self.compiled[plan]
+
+    def run(self, handle, state, ts, start: int, iterations: int):
+        return self.program(handle, state, ts, start, iterations)(handle, state, ts, start)
