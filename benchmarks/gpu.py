@@ -10,9 +10,13 @@ The first form runs, in this order, and writes at most 6 files into `--out` (def
   gpu-protocol.json    the measurements below, with the machine block (GPU, driver, versions) and the command
     update             Nature-CNN update throughput, jaxrl (XLA's conv and im2col) vs torch_reference on CUDA,
                        batch 32/128/512
-    pong_sps           Pong learner env steps/s: jaxrl host loop, XLA loop, torch_reference; 1 and 8 seeds
+    pong_sps           Pong learner env steps/s (the course's preset): jaxrl host loop, overlapped host loop,
+                       XLA loop, torch_reference; 1 and 8 seeds
+    pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
+    buffer_copies      copies of the replay buffer in the compiled XLA-loop chunk, with and without
+                       `compiler_options()` (copy insertion with region analysis)
     cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
-  pong-curves.json     the Pong learning run (`--preset pong`, 1 seed): games, env steps, frames, wall time, and
+  pong-curves.json     the Pong learning run (`--preset pong-fast`, 1 seed): games, env steps, frames, wall time, and
   pong-curves.png      the first point where the mean of the last 100 games exceeds 18 ("solved")
   pong-progress.csv    the run's per-chunk progress (steps, SPS, loss, epsilon)
 
@@ -42,9 +46,9 @@ from pathlib import Path
 from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
 
 SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
-FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200,
+FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200, "pong_envs": [1, 8],
         "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
-TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4,
+TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
                       "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
@@ -80,14 +84,17 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     with everything so far after each part, so a call cut short keeps what it measured. Without `xla_ok` (the
     doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call."""
     from benchmarks import suite
-    from benchmarks.pong import bench_pong_sps
+    from benchmarks.pong import bench_pong_sps, bench_pong_step_us, buffer_copies
     device = torch_device()
+    loops = ("host", "overlap", "xla") if xla_ok else ("host", "overlap")
     parts = [
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
                                             threads=os.cpu_count(), torch_device=device,
-                                            loops=("host", "xla") if xla_ok else ("host",))),
+                                            loops=loops)),
+        ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"], loops)),
+        ("buffer_copies", buffer_copies if xla_ok else list),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
     ]
@@ -125,13 +132,14 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], t0: float) -> dict:
-    """`jaxrl train --preset pong` (or `--resume`) in a child process for at most `budget` seconds; SIGTERM once
+def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], t0: float,
+             preset: str = "pong-fast") -> dict:
+    """`jaxrl train --preset PRESET` (or `--resume`) in a child process for at most `budget` seconds; SIGTERM once
     solved or out of time (it checkpoints and exits 130). -> {"exit_status", "stopped_because", "seconds"}."""
     if resume:
         args = ["--resume", str(run_dir)]
     else:
-        args = ["--preset", "pong", "--out-dir", str(run_dir), *extra_args]
+        args = ["--preset", preset, "--out-dir", str(run_dir), *extra_args]
     cmd = [sys.executable, "-m", "jaxrl", "train", *args, "--no-progress"]
     print(f"{_now(t0)} pong run ({budget:.0f} s): {' '.join(cmd[2:])}", flush=True)
     start = time.perf_counter()
@@ -155,7 +163,7 @@ def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], 
     return {"exit_status": child.wait(), "stopped_because": reason, "seconds": time.perf_counter() - start}
 
 
-def pong_curves(run_dir: Path, out: Path, run_info: list[dict], preset: str = "preset pong") -> dict:
+def pong_curves(run_dir: Path, out: Path, run_info: list[dict], preset: str = "preset pong-fast") -> dict:
     """pong-curves.json + .png from the run directory's metrics.csv (games) and progress.csv (wall time)."""
     games = _rows(run_dir / "metrics.csv")
     progress = _rows(run_dir / "progress.csv")
@@ -224,6 +232,7 @@ def main(argv=None) -> int:
     p.add_argument("--deadline", type=float, default=540.0, help="seconds for the whole call (default %(default)s)")
     p.add_argument("--continue", dest="resume", action="store_true", help="resume the Pong run, measure nothing")
     p.add_argument("--tiny", action="store_true", help="tiny sizes: the CPU rehearsal")
+    p.add_argument("--preset", default="pong-fast", help="the Pong run's preset (default %(default)s)")
     p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -262,11 +271,11 @@ def main(argv=None) -> int:
         shutil.rmtree(args.run_dir)
     budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
     pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"])
-    call = run_pong(args.run_dir, budget, args.resume, pong_args, t0)
+    call = run_pong(args.run_dir, budget, args.resume, pong_args, t0, args.preset)
     calls.append(call)
     if args.run_dir.exists():
         calls_path.write_text(json.dumps(calls) + "\n")
-    curves = pong_curves(args.run_dir, out, calls, "preset pong" + (" with tiny overrides" if args.tiny else ""))
+    curves = pong_curves(args.run_dir, out, calls, f"preset {args.preset}" + (" with tiny overrides" if args.tiny else ""))
     doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_steps", "game_returns", "progress")}
     if args.resume and results_path.exists():  # keep the first call's measurements beside the run
         doc["measurements"] = json.loads(results_path.read_text()).get("measurements", [])

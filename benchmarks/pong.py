@@ -194,8 +194,8 @@ def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=LOOPS) -
 
 def buffer_copies(iterations: int = 8, variants=("with", "without")) -> list[Measurement]:
     """Does the compiled XLA-loop chunk copy the replay buffer's frames? Compiled for this backend with and/or
-    (`variants`) without `compiler_options()` (copy insertion with region analysis); counts the `copy` instructions of the
-    frame array's shape in the optimized HLO (a copy inside the loop would run every block)."""
+    (`variants`) without `compiler_options()` (copy insertion with region analysis); counts the `copy`
+    instructions of the frame array's shape in the optimized HLO (a copy inside the loop runs every block)."""
     import re
 
     from jaxrl.envs.envpool_env import make_envpool, reset_step

@@ -14,7 +14,8 @@ def reference(config, iteration, updates_from=0):
     block = config.steps_per_block
     due = (env_steps >= config.learning_starts + block and (env_steps - config.learning_starts) % block == 0
            and iteration >= updates_from)
-    return due, due and env_steps // config.target_update_frequency > (env_steps - block) // config.target_update_frequency
+    period = config.target_update_frequency
+    return due, due and env_steps // period > (env_steps - block) // period
 
 
 @pytest.mark.parametrize("num_envs,train_frequency,updates_from", [(1, 1, 0), (1, 16, 0), (8, 4, 0), (2, 8, 0),

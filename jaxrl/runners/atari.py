@@ -89,10 +89,11 @@ class Schedule(NamedTuple):
 
 def atari_conv_kernel(config: DQNConfig, backend: str | None = None) -> str:
     """The CNN's convolution for an envpool run. Off the CPU: XLA's own (cuDNN). On XLA:CPU the native
-    convolution is faster only at the top level of a program and for one agent (31 vs 48 ms per Nature-CNN
-    update, batch 32, 2 cores); inside a loop body it is 4-20x slower, and vmapped over seeds (a grouped
-    convolution) about 3x slower, where im2col keeps it to matmuls. So XLA's own for one agent's host loop
-    with at most `UNROLLED_UPDATES` updates per block (written out at the top level), im2col elsewhere."""
+    convolution is faster only at the top level of a program and for one agent (the host loop: 28.2 vs 19.6
+    env steps/s, `python -m benchmarks --only pong_conv`, 2 cores); inside a loop body it is 4-20x slower, and
+    vmapped over seeds (a grouped convolution) about 2.7x slower, where im2col keeps it to matmuls. So XLA's
+    own for one agent's host loop with at most `UNROLLED_UPDATES` updates per block (written out at the top
+    level), im2col elsewhere."""
     if (backend or jax.default_backend()) != "cpu":
         return conv_kernel(backend)
     top_level = config.loop == "host" and config.updates_per_block <= UNROLLED_UPDATES
