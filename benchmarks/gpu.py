@@ -24,7 +24,9 @@ The Pong run gets the time left before `--deadline` (seconds from the start; def
 call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
 it stays on a warm machine between calls), is stopped with SIGTERM when its time is up or once it is solved, and
 checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
-whole call, then rewrites the curves. `--tiny` shrinks everything (small sweeps, a tiny Pong config) so the
+whole call, then rewrites the curves. `--short` measures the Pong loops first (1 seed), the buffer copies,
+the per-step costs and the CNN update, no part starting after 300 s, for a machine lent for minutes. `--tiny`
+shrinks everything (small sweeps, a tiny Pong config) so the
 whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
 
 torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
@@ -48,6 +50,11 @@ from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
 SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
 FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200, "pong_envs": [1, 8],
         "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
+# A call on a machine lent for only a few minutes: the Pong loops first, one seed count, no CartPole sweep; no
+# part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
+SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
+         "repeats": 3, "pong_args": [], "measure_seconds": 300,
+         "parts": ["pong_sps", "buffer_copies", "pong_step_us", "update"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
@@ -87,7 +94,7 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     from benchmarks.pong import bench_pong_sps, bench_pong_step_us, buffer_copies
     device = torch_device()
     loops = ("host", "overlap", "xla") if xla_ok else ("host", "overlap")
-    parts = [
+    parts = dict([
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
@@ -97,9 +104,14 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
         ("buffer_copies", buffer_copies if xla_ok else list),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
-    ]
+    ])
     out = []
-    for name, run in parts:
+    for name in s.get("parts", parts):
+        run = parts[name]
+        if time.perf_counter() - t0 > s.get("measure_seconds", float("inf")):
+            out.append({"name": name, "skipped": f"not started: past {s['measure_seconds']:.0f} s of measurements"})
+            print(f"{_now(t0)} {name} skipped (time)", flush=True)
+            continue
         print(f"{_now(t0)} {name} ...", flush=True)
         try:
             for m in run():
@@ -232,11 +244,12 @@ def main(argv=None) -> int:
     p.add_argument("--deadline", type=float, default=540.0, help="seconds for the whole call (default %(default)s)")
     p.add_argument("--continue", dest="resume", action="store_true", help="resume the Pong run, measure nothing")
     p.add_argument("--tiny", action="store_true", help="tiny sizes: the CPU rehearsal")
+    p.add_argument("--short", action="store_true", help="the Pong loops only, for a machine lent for minutes")
     p.add_argument("--preset", default="pong-fast", help="the Pong run's preset (default %(default)s)")
     p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    s = TINY if args.tiny else FULL
+    s = TINY if args.tiny else SHORT if args.short else FULL
     out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else
                        Path("benchmarks/results") / f"gpu-{time.strftime('%Y-%m-%d')}")
     out.mkdir(parents=True, exist_ok=True)
@@ -250,7 +263,8 @@ def main(argv=None) -> int:
         return 2
     command = "python -m benchmarks.gpu " + " ".join(sys.argv[1:] if argv is None else argv)
     results_path = out / "gpu-protocol.json"
-    doc = {"machine": machine(info), "command": command, "mode": "tiny" if args.tiny else "full",
+    doc = {"machine": machine(info), "command": command,
+           "mode": "tiny" if args.tiny else "short" if args.short else "full",
            "date": time.strftime("%Y-%m-%d"), "torch_device": torch_device(), "measurements": []}
     if args.resume:
         if not (args.run_dir / "checkpoint.msgpack").exists():
