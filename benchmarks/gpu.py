@@ -155,7 +155,8 @@ def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], 
     cmd = [sys.executable, "-m", "jaxrl", "train", *args, "--no-progress"]
     print(f"{_now(t0)} pong run ({budget:.0f} s): {' '.join(cmd[2:])}", flush=True)
     start = time.perf_counter()
-    child = subprocess.Popen(cmd)
+    # This process holds the memory JAX preallocated for the measurements: the child allocates as it goes.
+    child = subprocess.Popen(cmd, env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
     reason = "finished"
     while child.poll() is None:
         time.sleep(2.0)
