@@ -37,20 +37,27 @@ def _loop_config(cfg, loop: str):
     return cfg.replace(loop="xla" if loop == "xla" else "host", overlap=loop == "overlap")
 
 
+def _setup(cfg, conv_impl: str | None = None):
+    """-> (learner, env, state, ts): `cfg`'s learner and agents (root key 0), an envpool of all their envs
+    (seed 0), and its reset output split per agent (numpy, leaves `[S, E, ...]`)."""
+    from jaxrl.envs.envpool_env import make_envpool, reset_step
+    from jaxrl.runners.atari import make_atari_learner, split_seeds
+    learner = make_atari_learner(cfg, 6, conv_impl=conv_impl)
+    env = make_envpool(cfg.env_id, cfg.num_seeds * cfg.num_envs, 0)
+    state = learner.init(jax.random.split(jax.random.PRNGKey(0), cfg.num_seeds))
+    return learner, env, state, split_seeds(reset_step(env.reset()[0]), cfg.num_seeds)
+
+
 def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs: int = 1,
                  learn: bool = True, conv_impl: str | None = None) -> list[float]:
     """Env steps per second of `repeats` timed chunks (all agents together); `conv_impl`: the CNN's kernel
     (default: the run's, `atari_conv_kernel`)."""
-    from jaxrl.envs.envpool_env import make_envpool, reset_step
-    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+    from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
     cfg = _loop_config(pong_config(iterations, num_envs, learn), loop).replace(num_seeds=seeds)
-    learner = make_atari_learner(cfg, 6, conv_impl=conv_impl)
+    learner, env, state, ts = _setup(cfg, conv_impl)
     schedule = Schedule(cfg)
-    env = make_envpool(cfg.env_id, seeds * num_envs, 0)
-    state = learner.init(jax.random.split(jax.random.PRNGKey(0), seeds))
-    ts = split_seeds(reset_step(env.reset()[0]), seeds)
     if loop == "xla":
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
@@ -98,14 +105,9 @@ def _env_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
 def _act_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
     """The acting program alone (epsilon-greedy forward pass at batch `num_envs`, one agent, the host loop's
     kernel), its input already on the device: env steps per second."""
-    from jaxrl.envs.envpool_env import make_envpool, reset_step
-    from jaxrl.runners.atari import make_atari_learner, split_seeds
-    cfg = _loop_config(pong_config(iterations, num_envs, learn=False), "host")
-    learner = make_atari_learner(cfg, 6)
-    env = make_envpool(cfg.env_id, num_envs, 0)
-    ts = jax.device_put(split_seeds(reset_step(env.reset()[0]), 1))
+    learner, env, state, ts = _setup(_loop_config(pong_config(iterations, num_envs, learn=False), "host"))
     env.close()
-    state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
+    ts = jax.device_put(ts)
     act = jax.jit(jax.vmap(learner.act, in_axes=(0, 0, None)), donate_argnums=0)
     rates = []
     for r in range(1 + repeats):
@@ -198,16 +200,13 @@ def buffer_copies(iterations: int = 8, variants=("with", "without")) -> list[Mea
     instructions of the frame array's shape in the optimized HLO (a copy inside the loop runs every block)."""
     import re
 
-    from jaxrl.envs.envpool_env import make_envpool, reset_step
-    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+    from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import make_xla_chunk
     from jaxrl.runners.xla_options import compiler_options
 
     cfg = pong_config(iterations).replace(learning_starts=0)
-    learner = make_atari_learner(cfg, 6)
-    env = make_envpool(cfg.env_id, 1, 0)
-    state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
-    ts = jax.tree_util.tree_map(jax.numpy.asarray, split_seeds(reset_step(env.reset()[0]), 1))
+    learner, env, state, ts = _setup(cfg)
+    ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
     handle = env.xla()[0]
     frames = state.replay.buffer.frames.shape  # [S, rows, E, 84, 84] (S = 1)
     shape = re.compile(r"= u8\[" + ",".join(map(str, frames)) + r"\]\{[^}]*\} copy\(")

@@ -32,9 +32,9 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.agents.networks import conv_kernel
-from jaxrl.replay import sumtree as per
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.sampler import make_replay
+from jaxrl.runners.learning import copy_target, replay_update
 from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
 
 FRAME_SHAPE = (84, 84)
@@ -155,16 +155,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str | 
                              reset_next=ts.terminated | ts.truncated), metrics
 
     def update_once(state: AtariState, env_steps):
-        key, sample_key = jax.random.split(state.key)
-        beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
-        batch, slots = replay.sample(state.replay, sample_key, beta)
-        params, opt_state, loss, aux, diverged_at = guarded_update(state.params, state.target_params,
-                                                                   state.opt_state, batch, state.diverged_at,
-                                                                   env_steps)
-        return state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
-                             diverged_at=diverged_at,
-                             replay=replay.set_priorities(state.replay, slots, aux["priority"], diverged_at < 0)
-                             ), loss
+        state, loss, _ = replay_update(state, replay, guarded_update, config, env_steps)
+        return state, loss
 
     def learn(state: AtariState, env_steps, copy=False):
         """`updates_per_block` updates (at most `UNROLLED_UPDATES` written out, more in a `lax.scan` of fixed
@@ -180,11 +172,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str | 
         else:
             state, losses = jax.lax.scan(lambda s, _: update_once(s, env_steps), state, None, length=n)
             loss = losses.mean()
-        if isinstance(copy, bool):
-            target = state.params if copy else state.target_params
-        else:
-            target = jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t), state.target_params, state.params)
-        return state.replace(target_params=target), loss
+        return copy_target(state, copy), loss
 
     def act_step(state: AtariState, ts: AtariStep, iteration):
         key, act_key = jax.random.split(state.key)

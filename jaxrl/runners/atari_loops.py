@@ -39,7 +39,6 @@ class HostSteps:
 
     def __init__(self, learner: AtariLearner):
         options = compiler_options()
-
         self.step = {(u, c): jax.jit(jax.vmap(partial(learner.step, update=u, copy=c), in_axes=(0, 0, None)),
                                      donate_argnums=0, compiler_options=options) for u, c in VARIANTS}
         self.learn = {c: jax.jit(jax.vmap(partial(learner.learn, copy=c), in_axes=(0, None)), donate_argnums=0,
@@ -49,9 +48,11 @@ class HostSteps:
         """Compile now (ahead of the first chunk) the programs the loop will run: without `copies` (no target
         copy due in the run) the copying ones are left to compile on first use, if ever."""
         i = np.int32(0)
-        for key in [(False, False)] if overlap else [k for k in VARIANTS if copies or not k[1]]:
+        copy_flags = (False, True) if copies else (False,)
+        steps = [(False, False)] if overlap else [(u, c) for u, c in VARIANTS if c in copy_flags]
+        for key in steps:
             self.step[key] = self.step[key].lower(state, ts, i).compile()
-        for copy in ((False, True) if copies else (False,)) if overlap else ():
+        for copy in copy_flags if overlap else ():
             self.learn[copy] = self.learn[copy].lower(state, i).compile()
         return self
 

@@ -26,9 +26,9 @@ from jaxrl.agents.networks import make_network
 from jaxrl.agents.types import HParams, Transition, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
-from jaxrl.replay import sumtree as per
 from jaxrl.replay.ring import make_buffer
 from jaxrl.replay.sampler import make_replay
+from jaxrl.runners.learning import copy_target, replay_update
 
 
 @struct.dataclass
@@ -109,24 +109,14 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         return state, metrics
 
     def update_step(state: TrainState, _):
-        key, sample_key = jax.random.split(state.key)
-        beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
-        batch, slots = replay.sample(state.replay, sample_key, beta)
-        params, opt_state, loss, aux, diverged_at = update(state.params, state.target_params, state.opt_state, batch,
-                                                           state.diverged_at, state.env_steps)
-        priority = aux.pop("priority")
-        state = state.replace(params=params, opt_state=opt_state, key=key, num_updates=state.num_updates + 1,
-                              diverged_at=diverged_at,
-                              replay=replay.set_priorities(state.replay, slots, priority, diverged_at < 0))
+        state, loss, aux = replay_update(state, replay, update, config, state.env_steps)
         return state, {"loss": loss, **aux}
 
     def block(state: TrainState, _):
         state, env_metrics = jax.lax.scan(env_step, state, None, length=config.iterations_per_update_block)
         state, update_metrics = jax.lax.scan(update_step, state, None, length=config.updates_per_block)
-        copy = target_update_due(state.env_steps, block_steps, hp.target_update_frequency)
-        target_params = jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t),
-                                               state.target_params, state.params)
-        return state.replace(target_params=target_params), (env_metrics, update_metrics)
+        state = copy_target(state, target_update_due(state.env_steps, block_steps, hp.target_update_frequency))
+        return state, (env_metrics, update_metrics)
 
     def warmup(state: TrainState):
         return jax.lax.scan(env_step, state, None, length=warmup_iterations)
