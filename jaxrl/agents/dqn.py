@@ -79,13 +79,10 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str
 
     def loss_fn(params, target_params, batch: Transition):
         """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
-        batch_size = batch.obs.shape[0]
-        if config.double_dqn:
-            # One online pass over [s_{t-1}; s_t]; targets stop the gradient through the s_t half.
-            out_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs], axis=0))
-            out_tm1, out_t_online = out_both[:batch_size], out_both[batch_size:]
-        else:
-            out_tm1, out_t_online = network.apply(params, batch.obs), None
+        out_tm1 = network.apply(params, batch.obs)
+        # The targets' online pass is its own, without gradient: one pass over [s_{t-1}; s_t] would carry the
+        # backward pass over 2B examples instead of B (a 1.6x slower Nature-CNN update on 2 CPU cores).
+        out_t_online = network.apply(jax.lax.stop_gradient(params), batch.next_obs) if config.double_dqn else None
         out_t_target = network.apply(target_params, batch.next_obs)
         if batch.discount is None:
             discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
