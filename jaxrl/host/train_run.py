@@ -31,7 +31,9 @@ def train(config: DQNConfig, opts) -> int:
     """Run `config` as `opts` (the CLI's non-config options) ask; -> exit status. SIGINT/SIGTERM are caught
     from here on (`jaxrl.host.driver.StopFlag`): a signal while compiling stops the run before its first chunk,
     with a checkpoint."""
+    from jaxrl.host.devices import keep_freed_memory
     from jaxrl.host.driver import StopFlag
+    keep_freed_memory()
     with StopFlag() as stop:
         return _train(config, opts, stop)
 
