@@ -51,7 +51,7 @@ def _setup(cfg, conv_impl: str | None = None):
 def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs: int = 1,
                  learn: bool = True, conv_impl: str | None = None) -> list[float]:
     """Env steps per second of `repeats` timed chunks (all agents together); `conv_impl`: the CNN's kernel
-    (default: the run's, `atari_conv_kernel`)."""
+    (default: the run's, "auto")."""
     from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
@@ -160,7 +160,7 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
 
 def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
     """The host loop's learning SPS (one agent, the course's preset) with XLA's convolution and with im2col:
-    the measurement behind `atari_conv_kernel`'s choice on this backend."""
+    the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend."""
     out = []
     for conv in ("xla", "im2col"):
         r = _jaxrl_rates("host", 1, iterations, repeats, conv_impl=conv)

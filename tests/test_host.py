@@ -41,3 +41,31 @@ def test_metrics_round_trip_sorted_by_seed_then_step(tmp_path):
     np.testing.assert_array_equal(got["return"], [7.0, -1.0, 2.5])
     write_episodes(path, {c: [] for c in METRICS_COLUMNS})
     assert len(read_episodes(path)["seed"]) == 0
+
+
+def test_keep_freed_memory_sets_glibcs_thresholds(monkeypatch):
+    import ctypes
+    import sys
+
+    from jaxrl.host.devices import keep_freed_memory
+    calls, answer = [], [1]
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return answer[0]
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    assert keep_freed_memory()
+    assert calls == [(-3, 1 << 30), (-1, 1 << 30)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD: 1 GiB
+    answer[0] = 0  # glibc refused the value
+    assert not keep_freed_memory()
+
+    def no_glibc(name):
+        raise OSError(name)
+
+    monkeypatch.setattr(ctypes, "CDLL", no_glibc)
+    assert not keep_freed_memory()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not keep_freed_memory()

@@ -69,8 +69,7 @@ def test_run_directory(runs, loop):
 
 def test_host_and_xla_loops_compute_the_same_run(runs):
     """Same seeds, same envpool seed: the two loops drive one learner through identical games and the same
-    losses up to float rounding (on the CPU the host loop's updates use XLA's convolution, the XLA loop's
-    im2col: see `atari_conv_kernel`; a schedule off by one update would sample other batches, far beyond 1%)."""
+    losses up to float rounding (a schedule off by one update would sample other batches, far beyond 1%)."""
     a, b = (rows(runs[loop] / "metrics.csv") for loop in ("host", "xla"))
     assert a == b and len(a) >= 4
     la, lb = ([float(r["loss"]) for r in rows(runs[loop] / "progress.csv")[2:]] for loop in ("host", "xla"))

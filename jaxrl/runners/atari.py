@@ -31,7 +31,6 @@ from flax import struct
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import AtariStep
 from jaxrl.agents.exploration import make_epsilon_schedule
-from jaxrl.agents.networks import conv_kernel
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.sampler import make_replay
 from jaxrl.runners.learning import copy_target, replay_update
@@ -87,19 +86,6 @@ class Schedule(NamedTuple):
         return warmup, blocks
 
 
-def atari_conv_kernel(config: DQNConfig, backend: str | None = None) -> str:
-    """The CNN's convolution for an envpool run. Off the CPU: XLA's own (cuDNN). On XLA:CPU the native
-    convolution is faster only at the top level of a program and for one agent (the host loop: 28.2 vs 19.6
-    env steps/s, `python -m benchmarks --only pong_conv`, 2 cores); inside a loop body it is 4-20x slower, and
-    vmapped over seeds (a grouped convolution) about 2.7x slower, where im2col keeps it to matmuls. So XLA's
-    own for one agent's host loop with at most `UNROLLED_UPDATES` updates per block (written out at the top
-    level), im2col elsewhere."""
-    if (backend or jax.default_backend()) != "cpu":
-        return conv_kernel(backend)
-    top_level = config.loop == "host" and config.updates_per_block <= UNROLLED_UPDATES
-    return "xla" if top_level and config.num_seeds == 1 else "im2col"
-
-
 class AtariLearner(NamedTuple):
     init: Callable  # keys [S] -> AtariState with a leading [S] axis (distinct buffers, safe to donate)
     observe: Callable  # (state, ts: AtariStep [E]) -> (state, metrics)
@@ -116,10 +102,11 @@ def nhwc(obs):
 
 
 def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str | None = None) -> AtariLearner:
-    """`conv_impl`: the CNN's convolution (default: `atari_conv_kernel(config)`)."""
+    """`conv_impl`: the CNN's convolution (default "auto", `jaxrl.agents.networks.conv_kernel`: im2col on the
+    CPU, in both loops and for any number of seeds, XLA's own elsewhere)."""
     num_envs = config.num_envs
     obs_shape = (*FRAME_SHAPE, STACK)
-    agent = make_agent(config, num_actions, obs_shape, conv_impl=conv_impl or atari_conv_kernel(config))
+    agent = make_agent(config, num_actions, obs_shape, conv_impl=conv_impl or "auto")
     network = agent.network
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
                                sample_batch_size=config.batch_size)
