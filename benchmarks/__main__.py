@@ -46,9 +46,9 @@ def main(argv=None) -> int:
     from benchmarks.common import machine_info, machine_slug
     from benchmarks.report import plot_scaling, print_table
 
-    from jaxrl.host.devices import keep_freed_memory
+    from jaxrl.host.devices import prepare_process
     s = QUICK if args.quick else FULL
-    info = machine_info() | {"keep_freed_memory": keep_freed_memory()}  # as `jaxrl train` runs
+    info = machine_info() | prepare_process()  # as `jaxrl train` runs
     out = args.out or Path("benchmarks/results") / f"{machine_slug(info)}-{time.strftime('%Y-%m-%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results, r = [], args.repeats

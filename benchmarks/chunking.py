@@ -24,9 +24,9 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    from jaxrl.host.devices import force_host_devices
     import os
-    force_host_devices(min(os.cpu_count() or 1, args.seeds))  # as `jaxrl train` does
+    from jaxrl.host.devices import prepare_process
+    setup = prepare_process(min(os.cpu_count() or 1, args.seeds))  # as `jaxrl train` runs
     from benchmarks.common import machine_info, write_result, spread
     from jaxrl.config import get_preset
     from jaxrl.host.sweep import run_gymnax, run_sweep
@@ -44,7 +44,7 @@ def main(argv=None) -> dict:
             rates["chunked"].append(chunked.aggregate_steps_per_second)
         print(f"round {r}: one program {one.aggregate_steps_per_second:,.0f}, chunked "
               f"{chunked.aggregate_steps_per_second:,.0f} env steps/s", flush=True)
-    info = machine_info()
+    info = machine_info() | setup
     result = {
         "benchmark": "chunking", "date": time.strftime("%Y-%m-%d"), "machine": info,
         "config": {"preset": "cartpole", "num_seeds": args.seeds, "total_steps": config.total_steps,

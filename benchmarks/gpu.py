@@ -250,8 +250,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    from jaxrl.host.devices import keep_freed_memory
-    keep_freed_memory()  # as `jaxrl train` runs
+    from jaxrl.host.devices import prepare_process
+    prepare_process()  # as `jaxrl train` runs
     s = TINY if args.tiny else SHORT if args.short else FULL
     out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else
                        Path("benchmarks/results") / f"gpu-{time.strftime('%Y-%m-%d')}")

@@ -69,3 +69,13 @@ def test_keep_freed_memory_sets_glibcs_thresholds(monkeypatch):
     assert not keep_freed_memory()
     monkeypatch.setattr(sys, "platform", "darwin")
     assert not keep_freed_memory()
+
+
+def test_prepare_process_sets_memory_then_devices(monkeypatch):
+    """The benchmarks' process setup is `jaxrl train`'s: freed memory kept, then the host split into devices."""
+    from jaxrl.host import devices
+    calls = []
+    monkeypatch.setattr(devices, "keep_freed_memory", lambda: calls.append("memory") or False)
+    monkeypatch.setattr(devices, "force_host_devices", lambda n: calls.append(("devices", n)))
+    assert devices.prepare_process(4) == {"keep_freed_memory": False}
+    assert calls == ["memory", ("devices", 4)]

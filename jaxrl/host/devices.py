@@ -36,3 +36,12 @@ def keep_freed_memory() -> bool:
         return False
     m_trim_threshold, m_mmap_threshold, limit = -1, -3, 1 << 30
     return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))
+
+
+def prepare_process(num_devices: int = 1) -> dict:
+    """Set a process up as `jaxrl train` runs, before any JAX work: `keep_freed_memory()`, then
+    `force_host_devices(num_devices)`. For the benchmarks and scripts that run jaxrl's programs in-process, so
+    that they time what a run gets. Returns `{"keep_freed_memory": bool}` for a results file's machine info."""
+    kept = keep_freed_memory()
+    force_host_devices(num_devices)
+    return {"keep_freed_memory": kept}
