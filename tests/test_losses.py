@@ -161,6 +161,22 @@ def test_optimizer_clips_before_adam():
     assert isinstance(opt_c, optax.GradientTransformation)
 
 
+@pytest.mark.parametrize("size,channels,kernel,stride", [(84, 4, 8, 4), (20, 32, 4, 2), (9, 64, 3, 1), (23, 2, 6, 3),
+                                                          (11, 2, 3, 2), (85, 3, 8, 4)])
+def test_im2col_conv_matches_xla(size, channels, kernel, stride):
+    """im2col_conv on its two paths (space-to-depth where the stride divides the kernel, shifted views
+    otherwise), odd sizes whose last rows/columns no output reads included: XLA's VALID convolution."""
+    from jaxrl.agents.networks import im2col_conv
+    kx, kk = jax.random.split(jax.random.PRNGKey(size))
+    x = jax.random.normal(kx, (2, size, size + 1, channels), F32)
+    w = jax.random.normal(kk, (kernel, kernel, channels, 5), F32)
+    want = jax.lax.conv_general_dilated(x, w, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                        precision="highest")
+    got = im2col_conv(x, w, stride)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * float(jnp.abs(want).max()))
+
+
 def test_conv_kernels_agree():
     """im2col (the CPU default) and XLA's native convolution: same Q-values and gradients."""
     cfg = DQNConfig(network="cnn", dueling=True)

@@ -35,13 +35,25 @@ class MLPTorso(nn.Module):
 
 
 def im2col_conv(x, kernel, stride: int):
-    """VALID 2-D convolution as strided slices + one matmul. `x: [B, H, W, C]`, `kernel: [kh, kw, C, O]` (HWIO)
-    -> `[B, Ho, Wo, O]`. Same result as `lax.conv_general_dilated` up to float32 summation order."""
+    """VALID 2-D convolution as matmuls. `x: [B, H, W, C]`, `kernel: [kh, kw, C, O]` (HWIO) -> `[B, Ho, Wo, O]`.
+    Same result as `lax.conv_general_dilated` up to float32 summation order.
+
+    Stride 1: the `kh * kw` shifted views concatenated on the channel axis (`[B, Ho, Wo, kh * kw * C]`), one
+    matmul. A stride `s` that divides the kernel first regroups each `s x s` block of pixels into channels
+    (space-to-depth, `[B, H/s, W/s, s * s * C]`): the conv is then a stride-1 `(kh/s) x (kw/s)` one, whose
+    views are `s * s * C` channels wide. The Nature CNN's first layer (8x8, stride 4, 4 channels) so copies 4
+    views of 64 channels instead of 64 views of 4: on XLA:CPU that concatenation took 3-7 ms of a 20 ms
+    update (batch 32), now well under one."""
     kh, kw, c, o = kernel.shape
-    _, h, w, _ = x.shape
+    b, h, w, _ = x.shape
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
-    cols = [x[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :]
-            for i in range(kh) for j in range(kw)]
+    s = stride
+    if s > 1 and kh % s == 0 and kw % s == 0:
+        hb, wb = ho - 1 + kh // s, wo - 1 + kw // s  # the blocks the output reads
+        x = x[:, :hb * s, :wb * s].reshape(b, hb, s, wb, s, c).transpose(0, 1, 3, 2, 4, 5)
+        kernel = kernel.reshape(kh // s, s, kw // s, s, c, o).transpose(0, 2, 1, 3, 4, 5)
+        return im2col_conv(x.reshape(b, hb, wb, s * s * c), kernel.reshape(kh // s, kw // s, s * s * c, o), 1)
+    cols = [x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] for i in range(kh) for j in range(kw)]
     return jnp.concatenate(cols, axis=-1) @ kernel.reshape(kh * kw * c, o)
 
 
