@@ -178,11 +178,17 @@ def test_im2col_conv_matches_xla(size, channels, kernel, stride):
 
 
 def test_conv_kernels_agree():
-    """im2col (the CPU default) and XLA's native convolution: same Q-values and gradients."""
+    """im2col (the CPU default, its first layer's patches built from the uint8 pixels) and XLA's native
+    convolution: same Q-values and gradients. The parameters are drawn so that no pre-activation lies within
+    2e-6 of a ReLU's kink (the kernels' float32 rounding differs by about 1e-6 there, and a unit on the other
+    side of the kink changes a gradient by percents, not rounding)."""
+    from jaxrl.agents.networks import Conv2D
     cfg = DQNConfig(network="cnn", dueling=True)
     x = jax.random.randint(jax.random.PRNGKey(3), (4, 84, 84, 4), 0, 256).astype(jnp.uint8)
     nets = [make_network(cfg, 6, (84, 84, 4), conv_impl=impl) for impl in ("im2col", "xla")]
-    params = nets[0].init(jax.random.PRNGKey(0), x)
+    params = nets[0].init(jax.random.PRNGKey(3), x)
+    _, pre = nets[1].apply(params, x, capture_intermediates=lambda m, _: isinstance(m, Conv2D), mutable="intermediates")
+    assert min(float(jnp.abs(z).min()) for z in jax.tree_util.tree_leaves(pre)) > 2e-6
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(nets[1].init(jax.random.PRNGKey(0), x))
     q = [np.asarray(n.apply(params, x)) for n in nets]
     np.testing.assert_allclose(q[0], q[1], rtol=1e-5, atol=1e-6)

@@ -43,7 +43,7 @@ def im2col_conv(x, kernel, stride: int):
     (space-to-depth, `[B, H/s, W/s, s * s * C]`): the conv is then a stride-1 `(kh/s) x (kw/s)` one, whose
     views are `s * s * C` channels wide. The Nature CNN's first layer (8x8, stride 4, 4 channels) so copies 4
     views of 64 channels instead of 64 views of 4: on XLA:CPU that concatenation took 3-7 ms of a 20 ms
-    update (batch 32), now well under one."""
+    update (batch 32). An integer `x` gives integer patches, cast to the kernel's dtype for the matmul."""
     kh, kw, c, o = kernel.shape
     b, h, w, _ = x.shape
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
@@ -54,7 +54,7 @@ def im2col_conv(x, kernel, stride: int):
         kernel = kernel.reshape(kh // s, s, kw // s, s, c, o).transpose(0, 2, 1, 3, 4, 5)
         return im2col_conv(x.reshape(b, hb, wb, s * s * c), kernel.reshape(kh // s, kw // s, s * s * c, o), 1)
     cols = [x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] for i in range(kh) for j in range(kw)]
-    return jnp.concatenate(cols, axis=-1) @ kernel.reshape(kh * kw * c, o)
+    return jnp.concatenate(cols, axis=-1).astype(kernel.dtype) @ kernel.reshape(kh * kw * c, o)
 
 
 class Conv2D(nn.Module):
@@ -64,22 +64,32 @@ class Conv2D(nn.Module):
     * `impl="im2col"`: strided slices + one matmul. On XLA:CPU (jax 0.10) the native convolution's backward
       pass runs 4-20x slower inside a `lax.scan`/`while` body than at top level; im2col keeps it to matmuls;
     * `impl="auto"`: im2col on the CPU backend, xla elsewhere.
+
+    The layer computes `conv(x / input_divisor)`; an integer `x` (uint8 frames) is cast to float32 first,
+    except under im2col, whose patches are built from the integers (a quarter of the bytes to copy) and cast
+    once, the divisor folded into the kernel.
     """
 
     features: int
     kernel_size: int
     stride: int
     impl: str = "auto"
+    input_divisor: float = 1.0
 
     @nn.compact
     def __call__(self, x):
         k = self.kernel_size
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        kernel, bias = kernel.astype(x.dtype), bias.astype(x.dtype)
         impl = self.impl if self.impl != "auto" else conv_kernel()
+        integer_patches = impl == "im2col" and not jnp.issubdtype(x.dtype, jnp.floating)
+        if not integer_patches:
+            x = _as_float(x)
+            x = x if self.input_divisor == 1.0 else x / self.input_divisor
+        dtype = jnp.float32 if integer_patches else x.dtype
+        kernel, bias = kernel.astype(dtype), bias.astype(dtype)
         if impl == "im2col":
-            y = im2col_conv(x, kernel, self.stride)
+            y = im2col_conv(x, kernel if not integer_patches else kernel / self.input_divisor, self.stride)
         elif impl == "xla":
             y = jax.lax.conv_general_dilated(x, kernel, (self.stride, self.stride), "VALID",
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
@@ -105,11 +115,9 @@ class NatureCNNTorso(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        x = _as_float(x)
-        if self.normalize_image:
-            x = x / 255.0
         for i, (features, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
-            x = nn.relu(Conv2D(features, kernel, stride, self.conv_impl, name=f"conv_{i}")(x))
+            divisor = 255.0 if i == 0 and self.normalize_image else 1.0  # the first layer scales the pixels
+            x = nn.relu(Conv2D(features, kernel, stride, self.conv_impl, divisor, name=f"conv_{i}")(x))
         return x.reshape((x.shape[0], -1))
 
 
