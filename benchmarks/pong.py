@@ -2,10 +2,12 @@
 preset's learner, and the per-step cost of each loop with the updates switched off.
 
 Learning SPS: the course's preset (train every env step, batch 32, Nature CNN, double DQN, Adam, clamp), one
-env per agent. Each run first fills the buffer past `learning_starts` (untimed), runs one more chunk (untimed:
+env per agent. Each loop first fills the buffer past `learning_starts` (untimed), runs one more chunk (untimed:
 warm caches), then times `repeats` chunks of `iterations` steps, every one with an update: SPS of the learning
 phase, aggregate over seeds (env steps of all agents / wall seconds). Torch runs the seeds one after another
-(its aggregate is the total over the summed wall time).
+(its aggregate is the total over the summed wall time). The timings are interleaved: each repeat times one
+chunk of every loop, then one torch run, so that a slow spell of the machine (10-30% on a shared 2-core VM)
+falls on all of them rather than on whichever happened to run then.
 
 Per-step cost without updates (`pong_step_us`): the same loops with `learning_starts` past the run (acting
 only: env step, buffer add, epsilon-greedy forward pass), in microseconds per env step, next to envpool's own
@@ -52,6 +54,17 @@ def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs:
                  learn: bool = True, conv_impl: str | None = None) -> list[float]:
     """Env steps per second of `repeats` timed chunks (all agents together); `conv_impl`: the CNN's kernel
     (default: the run's, "auto")."""
+    chunk, close = _jaxrl_runner(loop, seeds, iterations, num_envs, learn, conv_impl)
+    rates = [chunk() for _ in range(repeats)]
+    close()
+    return rates
+
+
+def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
+                  conv_impl: str | None = None):
+    """-> (chunk, close): `chunk()` runs the loop's next chunk of `iterations` steps and returns its env steps
+    per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
+    caches warm) before this returns; `close()` closes the env pool."""
     from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
@@ -62,7 +75,7 @@ def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs:
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
         chunks = XLAChunks(learner, env, seeds, schedule)
-        for r in range(2 + repeats):  # every chunk plan compiled before the first timing
+        for r in range(3):  # every chunk plan compiled before the first timing (chunks from the third on share one)
             chunks.program(handle, state, ts, r * iterations, iterations)
 
         def run(start):
@@ -76,14 +89,17 @@ def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs:
             nonlocal state, ts
             state, ts, _ = host_chunk(steps, env, state, ts, start, iterations, seeds, schedule, cfg.overlap)
             jax.block_until_ready(state.params)
-    rates = []
-    for r in range(2 + repeats):  # chunk 0 fills the buffer, chunk 1 warms up, then the timed ones
+    count = 0
+
+    def chunk() -> float:
+        nonlocal count
         t0 = time.perf_counter()
-        run(r * iterations)
-        if r >= 2:
-            rates.append(seeds * iterations * num_envs / (time.perf_counter() - t0))
-    env.close()
-    return rates
+        run(count * iterations)
+        count += 1
+        return seeds * iterations * num_envs / (time.perf_counter() - t0)
+
+    chunk(), chunk()  # chunk 0 fills the buffer, chunk 1 warms up
+    return chunk, env.close
 
 
 def _env_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
@@ -122,20 +138,18 @@ def _act_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
     return rates
 
 
-def _torch_rates(seeds: int, iterations: int, repeats: int, threads: int, device: str = "cpu") -> list[float]:
+def _torch_rate(seeds: int, iterations: int, threads: int, device: str = "cpu") -> float:
+    """torch_reference's learning SPS over `seeds` runs one after another (total learning steps / their summed
+    wall time), each `2 * iterations` steps past `learning_starts`."""
     from torch_reference.atari import train
     cfg = pong_config(iterations)
-    rates = []
-    for _ in range(repeats):
-        steps, seconds = 0, 0.0
-        for seed in range(seeds):
-            out = train(cfg, seed=seed, device=device, threads=threads,
-                        total_steps=cfg.learning_starts + 2 * iterations)
-            learned = out["env_steps"] - cfg.learning_starts - 1
-            steps += learned
-            seconds += learned / out["learning_steps_per_second"]
-        rates.append(steps / seconds)
-    return rates
+    steps, seconds = 0, 0.0
+    for seed in range(seeds):
+        out = train(cfg, seed=seed, device=device, threads=threads, total_steps=cfg.learning_starts + 2 * iterations)
+        learned = out["env_steps"] - cfg.learning_starts - 1
+        steps += learned
+        seconds += learned / out["learning_steps_per_second"]
+    return steps / seconds
 
 
 def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
@@ -145,11 +159,16 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
     for seeds in seed_counts:
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
                   iterations * repeats}
-        runs = [("jaxrl", loop, lambda loop=loop: _jaxrl_rates(loop, seeds, iterations, repeats)) for loop in loops]
-        if torch_device is not None:
-            runs.append(("torch", "host", lambda: _torch_rates(seeds, iterations, repeats, threads, torch_device)))
-        for impl, loop, rates in runs:
-            r = rates()
+        runners = {("jaxrl", loop): _jaxrl_runner(loop, seeds, iterations) for loop in loops}
+        rates = {key: [] for key in [*runners, *([("torch", "host")] if torch_device is not None else [])]}
+        for _ in range(repeats):  # interleaved: one chunk of every loop, then one torch run
+            for key, (chunk, _) in runners.items():
+                rates[key].append(chunk())
+            if torch_device is not None:
+                rates["torch", "host"].append(_torch_rate(seeds, iterations, threads, torch_device))
+        for _, close in runners.values():
+            close()
+        for (impl, loop), r in rates.items():
             extra = {"device": torch_device} if impl == "torch" else {}
             out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
                                    "env_steps/s", repeats, spread_of(r),
