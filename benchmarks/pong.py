@@ -50,16 +50,6 @@ def _setup(cfg, conv_impl: str | None = None):
     return learner, env, state, split_seeds(reset_step(env.reset()[0]), cfg.num_seeds)
 
 
-def _jaxrl_rates(loop: str, seeds: int, iterations: int, repeats: int, num_envs: int = 1,
-                 learn: bool = True, conv_impl: str | None = None) -> list[float]:
-    """Env steps per second of `repeats` timed chunks (all agents together); `conv_impl`: the CNN's kernel
-    (default: the run's, "auto")."""
-    chunk, close = _jaxrl_runner(loop, seeds, iterations, num_envs, learn, conv_impl)
-    rates = [chunk() for _ in range(repeats)]
-    close()
-    return rates
-
-
 def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
                   conv_impl: str | None = None):
     """-> (chunk, close): `chunk()` runs the loop's next chunk of `iterations` steps and returns its env steps
@@ -102,39 +92,53 @@ def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, lea
     return chunk, env.close
 
 
-def _env_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
-    """envpool alone: env steps per second of the same pool stepped with random actions."""
+def _env_runner(num_envs: int, iterations: int):
+    """envpool alone: `(chunk, close)`, `chunk()` steps the pool `iterations` times with random actions and
+    returns env steps per second (one untimed chunk first)."""
     from jaxrl.envs.envpool_env import make_envpool
     env = make_envpool("Pong-v5", num_envs, 0)
     env.reset()
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, 6, (iterations, num_envs)).astype(np.int32)
-    rates = []
-    for r in range(1 + repeats):
+    actions = np.random.default_rng(0).integers(0, 6, (iterations, num_envs)).astype(np.int32)
+
+    def chunk() -> float:
         t0 = time.perf_counter()
         for a in actions:
             env.step(a)
-        if r:
-            rates.append(iterations * num_envs / (time.perf_counter() - t0))
-    env.close()
-    return rates
+        return iterations * num_envs / (time.perf_counter() - t0)
+
+    chunk()
+    return chunk, env.close
 
 
-def _act_rates(num_envs: int, iterations: int, repeats: int) -> list[float]:
+def _act_runner(num_envs: int, iterations: int):
     """The acting program alone (epsilon-greedy forward pass at batch `num_envs`, one agent, the host loop's
-    kernel), its input already on the device: env steps per second."""
+    kernel), its input already on the device: `(chunk, close)` as `_env_runner`'s."""
     learner, env, state, ts = _setup(_loop_config(pong_config(iterations, num_envs, learn=False), "host"))
     env.close()
     ts = jax.device_put(ts)
     act = jax.jit(jax.vmap(learner.act, in_axes=(0, 0, None)), donate_argnums=0)
-    rates = []
-    for r in range(1 + repeats):
+
+    def chunk() -> float:
+        nonlocal state
         t0 = time.perf_counter()
         for i in range(iterations):
             state, actions, _ = act(state, ts, i)
             np.asarray(actions)
-        if r:
-            rates.append(iterations * num_envs / (time.perf_counter() - t0))
+        return iterations * num_envs / (time.perf_counter() - t0)
+
+    chunk()
+    return chunk, lambda: None
+
+
+def _interleaved(runners: dict, repeats: int) -> dict:
+    """`repeats` rounds of one `chunk()` of every runner (`{key: (chunk, close)}`), then every `close()`:
+    -> `{key: [rate per round]}`. A slow spell of the machine falls on all the runners alike."""
+    rates = {key: [] for key in runners}
+    for _ in range(repeats):
+        for key, (chunk, _) in runners.items():
+            rates[key].append(chunk())
+    for _, close in runners.values():
+        close()
     return rates
 
 
@@ -160,15 +164,9 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
                   iterations * repeats}
         runners = {("jaxrl", loop): _jaxrl_runner(loop, seeds, iterations) for loop in loops}
-        rates = {key: [] for key in [*runners, *([("torch", "host")] if torch_device is not None else [])]}
-        for _ in range(repeats):  # interleaved: one chunk of every loop, then one torch run
-            for key, (chunk, _) in runners.items():
-                rates[key].append(chunk())
-            if torch_device is not None:
-                rates["torch", "host"].append(_torch_rate(seeds, iterations, threads, torch_device))
-        for _, close in runners.values():
-            close()
-        for (impl, loop), r in rates.items():
+        if torch_device is not None:  # one torch run per round, after every loop's chunk
+            runners["torch", "host"] = (lambda: _torch_rate(seeds, iterations, threads, torch_device), lambda: None)
+        for (impl, loop), r in _interleaved(runners, repeats).items():
             extra = {"device": torch_device} if impl == "torch" else {}
             out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
                                    "env_steps/s", repeats, spread_of(r),
@@ -179,10 +177,10 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
 
 def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
     """The host loop's learning SPS (one agent, the course's preset) with XLA's convolution and with im2col:
-    the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend."""
+    the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend. Interleaved."""
     out = []
-    for conv in ("xla", "im2col"):
-        r = _jaxrl_rates("host", 1, iterations, repeats, conv_impl=conv)
+    runners = {conv: _jaxrl_runner("host", 1, iterations, conv_impl=conv) for conv in ("xla", "im2col")}
+    for conv, r in _interleaved(runners, repeats).items():
         out.append(Measurement("pong_conv", "jaxrl", {"loop": "host", "seeds": 1, "conv": conv}, float(np.median(r)),
                                "env_steps/s", repeats, spread_of(r)))
         print(f"  pong_conv host loop, conv={conv}: {out[-1].value:,.1f} env steps/s", flush=True)
@@ -192,20 +190,22 @@ def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
 def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=LOOPS) -> list[Measurement]:
     """Microseconds per env step with the updates switched off (one agent, `num_envs` envs), each loop's,
     envpool's own and the acting program's alone; `extra.overhead_us_per_env_step` is the loop's time over
-    envpool's, `extra.beyond_env_and_forward_us` also without the forward pass."""
+    envpool's, `extra.beyond_env_and_forward_us` also without the forward pass. Interleaved as `pong_sps`."""
     out = []
     for num_envs in env_counts:
         n = max(8, iterations // num_envs)
-        env_rates = _env_rates(num_envs, n, repeats)
+        runners = {"env only": _env_runner(num_envs, n), "act program only": _act_runner(num_envs, n)}
+        runners |= {loop: _jaxrl_runner(loop, 1, n, num_envs, learn=False) for loop in loops}
+        all_rates = _interleaved(runners, repeats)
+        env_rates, act_rates = all_rates["env only"], all_rates["act program only"]
         env_us = 1e6 / float(np.median(env_rates))
         out.append(Measurement("pong_step_us", "envpool", {"num_envs": num_envs, "loop": "env only"}, env_us,
                                "us/env_step", repeats, spread_of(env_rates)))
-        act_rates = _act_rates(num_envs, n, repeats)
         act_us = 1e6 / float(np.median(act_rates))
         out.append(Measurement("pong_step_us", "jaxrl", {"num_envs": num_envs, "loop": "act program only"}, act_us,
                                "us/env_step", repeats, spread_of(act_rates)))
         for loop in loops:
-            rates = _jaxrl_rates(loop, 1, n, repeats, num_envs=num_envs, learn=False)
+            rates = all_rates[loop]
             us = 1e6 / float(np.median(rates))
             out.append(Measurement("pong_step_us", "jaxrl", {"num_envs": num_envs, "loop": loop}, us, "us/env_step",
                                    repeats, spread_of(rates), {"overhead_us_per_env_step": us - env_us,
