@@ -47,8 +47,9 @@ def main(argv=None) -> int:
     from benchmarks.report import plot_scaling, print_table
 
     from jaxrl.host.devices import prepare_process
+    setup = prepare_process()  # as `jaxrl train` runs: before machine_info starts JAX's backends
     s = QUICK if args.quick else FULL
-    info = machine_info() | prepare_process()  # as `jaxrl train` runs
+    info = machine_info() | setup
     out = args.out or Path("benchmarks/results") / f"{machine_slug(info)}-{time.strftime('%Y-%m-%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     results, r = [], args.repeats
