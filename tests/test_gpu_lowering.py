@@ -140,6 +140,32 @@ def test_pong_xla_chunk_lowers_for_cuda_with_counted_loops_only(pong, start):
     assert assert_no_data_dependent_control_flow(text) >= 1
 
 
+def barrier_pinned_order(text: str) -> bool:
+    """The overlapped update iteration's wiring: the send's handle and the parameters pass one optimization
+    barrier, a convolution (the updates) follows, and the recv takes its handle from a second barrier that also
+    carries the updated parameters. (XLA's GPU compiler expands barriers only after scheduling, keeping the
+    order they imposed; its CPU compiler expands them before, so there the order is its scheduler's.)"""
+    send = re.search(r"(%\w+) = stablehlo\.custom_call @\w+_send\(", text)
+    first = send and re.search(rf"(%\w+):\d+ = stablehlo\.optimization_barrier {send.group(1)}, %", text)
+    second = first and re.search(rf"(%\w+):\d+ = stablehlo\.optimization_barrier {first.group(1)}#0, %", text)
+    recv = second and re.search(rf"stablehlo\.custom_call @\w+_recv\({second.group(1)}#0\)", text)
+    return bool(recv) and "stablehlo.convolution" in text[first.end():second.start()]
+
+
+def test_pong_overlapped_xla_chunk_pins_send_update_recv(pong):
+    """`--overlap` in the XLA loop (the learning plan): send, updates, recv in that order, all loops counted;
+    the lock-step chunk fails the check."""
+    from jaxrl.runners.atari_loops import make_xla_chunk
+    learner, env, state, ts, schedule = pong
+    handle = env.xla()[0]
+    ts = jax.tree_util.tree_map(jnp.asarray, ts)
+    texts = {overlap: lower(make_xla_chunk(learner, env, 1, schedule, *schedule.plan(100, 50), overlap=overlap),
+                            handle, state, ts, 100) for overlap in (False, True)}
+    assert barrier_pinned_order(texts[True]) and not barrier_pinned_order(texts[False])
+    assert_gpu_clean(texts[True])
+    assert assert_no_data_dependent_control_flow(texts[True]) >= 1
+
+
 def test_replay_buffer_is_not_copied_in_the_xla_chunk():
     """Compiled here (CPU) with `compiler_options()`, the XLA-loop chunk never copies the frame buffer (without
     the options it copies it twice: `python -m benchmarks --only buffer_copies`, which also runs on a GPU in

@@ -37,8 +37,10 @@ def runs(tmp_path_factory):
         out[loop] = base / loop
         extra = ["--video", "--save-buffer"] if loop == "xla" else ["--no-video"]
         assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *extra, "--out-dir", str(out[loop])]) == 0
-    out["overlap"] = base / "overlap"
-    assert main(["train", *TINY, "--loop", "host", "--overlap", "--no-video", "--out-dir", str(out["overlap"])]) == 0
+    for loop in ("host", "xla"):
+        out[loop, "overlap"] = base / f"{loop}-overlap"
+        assert main(["train", *TINY, "--loop", loop, "--overlap", "--no-video", "--out-dir",
+                     str(out[loop, "overlap"])]) == 0
     return out
 
 
@@ -79,7 +81,7 @@ def test_host_and_xla_loops_compute_the_same_run(runs):
 def test_overlapped_host_loop_learns(runs):
     """`--overlap`: the same tiny run with acting one update old: it updates from the same step on with finite
     losses, plays whole games and reports its SPS."""
-    d = runs["overlap"]
+    d = runs["host", "overlap"]
     progress = rows(d / "progress.csv")
     assert [int(r["step"]) for r in progress] == list(range(512, 3073, 512))
     losses = [float(r["loss"]) for r in progress]
@@ -88,6 +90,15 @@ def test_overlapped_host_loop_learns(runs):
     summary = json.loads((d / "summary.json").read_text())
     assert summary["aggregate_steps_per_second"] > 0
     assert json.loads((d / "config.json").read_text())["config"]["overlap"] is True
+
+
+def test_overlapped_xla_loop_computes_the_overlapped_host_run(runs):
+    """The XLA loop's `--overlap` (envpool's send and recv around the updates) acts, stores and updates in the
+    overlapped host loop's order: the same games and the same parameters, bit for bit."""
+    host, xla = runs["host", "overlap"], runs["xla", "overlap"]
+    assert rows(host / "metrics.csv") == rows(xla / "metrics.csv")
+    assert (host / "params.msgpack").read_bytes() == (xla / "params.msgpack").read_bytes()
+    assert json.loads((xla / "config.json").read_text())["config"]["loop"] == "xla"
 
 
 def test_load_policy_on_pong(runs):

@@ -112,8 +112,8 @@ class DQNConfig:
     """Envpool runs: `xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between
     jitted calls."""
     overlap: bool = False
-    """Host loop: step the envs while the updates run; acting uses parameters one update old (not the course's
-    order). Off by default."""
+    """Envpool runs, both loops: step the envs while the updates run; acting uses parameters one update old
+    (not the course's order). Off by default."""
     log_frequency: int = 10_000
     """Env steps per agent between progress lines / CSV flushes (one jitted chunk)."""
     eval_frequency: int = 0
@@ -277,8 +277,6 @@ class DQNConfig:
         if num_devices > 1 and self.loop == "xla":
             fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
                   "across devices (XLA's SPMD partitioner rejects their side effects)")
-        if self.overlap and self.loop != "host":
-            fail("loop", self.loop, "'host' with --overlap (overlapped acting is the host loop's)")
         rows = self.buffer_size // self.num_envs  # frame-buffer rows per env; a stack needs 4 of them
         if self.n_step > rows - 4:
             fail("n_step", self.n_step, f"<= buffer_size / num_envs - 4 = {rows - 4} (an n-step window of 4-frame "

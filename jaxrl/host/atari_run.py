@@ -84,7 +84,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     if config.loop == "xla":
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jnp.asarray, ts)
-        xla_chunks = XLAChunks(learner, env, num_seeds, schedule)
+        xla_chunks = XLAChunks(learner, env, num_seeds, schedule, config.overlap)
         for first in range(start, config.total_steps // num_envs, chunk_iterations):  # at most 3 plans
             xla_chunks.program(handle, state, ts, first, chunk_iterations)
     else:

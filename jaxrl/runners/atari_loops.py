@@ -14,6 +14,10 @@ data-dependent loop or branch:
     structure: a `lax.scan` of acting-only iterations (before the first update), then a `lax.scan` over
     blocks, each the update iteration (updates, target copy as a select) and a `lax.scan` of the block's
     acting iterations. Every loop has a fixed trip count; one program per (acting-only, blocks) plan.
+    With `overlap`, the update iteration splits envpool's step into its `send` and `recv`: observe, act,
+    send the actions, update, receive the envs' output. Optimization barriers pin that order (XLA would
+    otherwise be free to run the update before the send or after the recv), so the envs step on envpool's
+    threads while the device updates, and acting is one update old exactly as in the overlapped host loop.
 """
 
 from __future__ import annotations
@@ -79,20 +83,40 @@ def host_chunk(steps: HostSteps, env, state, ts: AtariStep, start: int, num_iter
 
 
 def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedule, warmup: int, blocks: int,
-                   options: dict | None = None):
+                   options: dict | None = None, overlap: bool = False):
     """A jitted `(handle, state, ts, start) -> (handle, state, ts, metrics [n, S, ...])` running `warmup`
     acting-only iterations, then `blocks` blocks (`n = warmup + blocks * iterations_per_update_block`), with
     `env.xla()` inside; the state is donated. `start` is traced: one program serves every chunk of its plan.
-    `options`: XLA compiler options (default `compiler_options()`)."""
-    _, _, _, xla_step = env.xla()
+    `options`: XLA compiler options (default `compiler_options()`); `overlap`: the envs step during the
+    updates (module docstring)."""
+    _, xla_recv, xla_send, _ = env.xla()
     config = schedule.config
     per_block = config.iterations_per_update_block
     acting_step = jax.vmap(partial(learner.step, update=False), in_axes=(0, 0, None))
     update_step = jax.vmap(lambda s, ts, i, c: learner.step(s, ts, i, update=True, copy=c), in_axes=(0, 0, None, None))
+    learn = jax.vmap(learner.learn, in_axes=(0, None, None))
+
+    def recv(handle):
+        handle, out = xla_recv(handle)
+        return handle, split_seeds(to_step(*out, xp=jnp), num_seeds)
 
     def env_step(handle, actions):
-        handle, out = xla_step(handle, actions.reshape(-1))
-        return handle, split_seeds(to_step(*out, xp=jnp), num_seeds)
+        return recv(xla_send(handle, actions.reshape(-1)))
+
+    def update_iteration(handle, state, ts, i, copy):
+        """The block's first iteration: updates, then (lock-step) act with the new parameters and step the
+        envs, or (`overlap`) act with the old ones and step the envs while the updates run."""
+        if not overlap:
+            state, actions, metrics = update_step(state, ts, i, copy)
+            handle, ts = env_step(handle, actions)
+            return handle, state, ts, metrics
+        state, actions, metrics = acting_step(state, ts, i)
+        handle = xla_send(handle, actions.reshape(-1))
+        handle, params = jax.lax.optimization_barrier((handle, state.params))  # the updates start after the send
+        state, metrics["loss"] = learn(state.replace(params=params), i * config.num_envs, copy)
+        handle, params = jax.lax.optimization_barrier((handle, state.params))  # the recv waits for the updates
+        handle, ts = recv(handle)
+        return handle, state.replace(params=params), ts, metrics
 
     def acting(carry, _):
         handle, state, ts, i = carry
@@ -103,8 +127,7 @@ def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedul
     def block(carry, _):
         handle, state, ts, i = carry
         copy = target_update_due(i * config.num_envs, config.steps_per_block, config.target_update_frequency)
-        state, actions, first = update_step(state, ts, i, copy)
-        handle, ts = env_step(handle, actions)
+        handle, state, ts, first = update_iteration(handle, state, ts, i, copy)
         carry, rest = jax.lax.scan(acting, (handle, state, ts, i + 1), None, length=per_block - 1)
         return carry, (first, rest)
 
@@ -126,16 +149,17 @@ class XLAChunks:
     """The XLA loop's programs, compiled once per chunk plan (acting-only iterations, blocks): at most three in
     a run (before learning, the chunk where it starts, learning). `run(handle, state, ts, start, n)`."""
 
-    def __init__(self, learner: AtariLearner, env, num_seeds: int, schedule: Schedule):
+    def __init__(self, learner: AtariLearner, env, num_seeds: int, schedule: Schedule, overlap: bool = False):
         self.learner, self.env, self.num_seeds, self.schedule = learner, env, num_seeds, schedule
+        self.overlap = overlap
         self.compiled = {}
 
     def program(self, handle, state, ts, start: int, iterations: int):
         """The compiled program for the chunk of `iterations` from `start` (compiled now if its plan is new)."""
         plan = self.schedule.plan(start, iterations)
         if plan not in self.compiled:
-            self.compiled[plan] = make_xla_chunk(self.learner, self.env, self.num_seeds, self.schedule,
-                                                 *plan).lower(handle, state, ts, start).compile()
+            self.compiled[plan] = make_xla_chunk(self.learner, self.env, self.num_seeds, self.schedule, *plan,
+                                                 overlap=self.overlap).lower(handle, state, ts, start).compile()
         return self.compiled[plan]
 
     def run(self, handle, state, ts, start: int, iterations: int):
