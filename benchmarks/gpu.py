@@ -3,22 +3,26 @@
     PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu [--out DIR] [--deadline S] [--tiny]
     PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu --continue [--out DIR] [--deadline S]
 
-The first form runs, in this order, and writes at most 6 files into `--out` (default `$OUT`, else
+The first form runs, in this order, and writes at most 8 files into `--out` (default `$OUT`, else
 `benchmarks/results/gpu-<date>/`):
 
   doctor.json          `jaxrl doctor`'s report: GPU, driver, jax/jaxlib/envpool versions, the env.xla() probe
   gpu-protocol.json    the measurements below, with the machine block (GPU, driver, versions) and the command
     update             Nature-CNN update throughput, jaxrl (XLA's conv and im2col) vs torch_reference on CUDA,
                        batch 32/128/512
-    pong_sps           Pong learner env steps/s (the course's preset): jaxrl host loop, overlapped host loop,
-                       XLA loop, torch_reference; 1 and 8 seeds
+    pong_sps           Pong learner env steps/s (the course's preset): jaxrl host and XLA loops, each lock-step
+                       and overlapped, torch_reference; 1 and 8 seeds
     pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
+    pong_trace         a profiler trace of one learning chunk of each Pong loop (1 seed), per env step: wall
+                       time, busy time per thread (GPU streams, XLA and envpool workers) and the top ops
     buffer_copies      copies of the replay buffer in the compiled XLA-loop chunk, with and without
                        `compiler_options()` (copy insertion with region analysis)
     cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
   pong-curves.json     the Pong learning run (`--preset pong-fast`, 1 seed): games, env steps, frames, wall time, and
   pong-curves.png      the first point where the mean of the last 100 games exceeds 18 ("solved")
   pong-progress.csv    the run's per-chunk progress (steps, SPS, loss, epsilon)
+  pong-trace-xla.json.gz, pong-trace-xla-overlap.json.gz
+                       the raw traces of the XLA loop's chunks (open in Perfetto), where the trace part ran
 
 The Pong run gets the time left before `--deadline` (seconds from the start; default 540, inside a 10-minute
 call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
@@ -54,7 +58,7 @@ FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], 
 # part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
 SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
          "repeats": 3, "pong_args": [], "measure_seconds": 300,
-         "parts": ["pong_sps", "buffer_copies", "pong_step_us", "update"]}
+         "parts": ["pong_sps", "pong_trace", "buffer_copies", "pong_step_us", "update"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
@@ -86,21 +90,29 @@ def machine(doctor_info: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- measurements
-def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = True) -> list[dict]:
+def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = True,
+            out_dir: Path | None = None) -> list[dict]:
     """CNN updates, Pong SPS and the CartPole sweep (each part's errors recorded, not fatal); `save` is called
     with everything so far after each part, so a call cut short keeps what it measured. Without `xla_ok` (the
-    doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call."""
+    doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call.
+    `out_dir`: where the trace part writes its raw XLA-loop traces."""
     from benchmarks import suite
     from benchmarks.pong import bench_pong_sps, bench_pong_step_us, buffer_copies
+    from benchmarks.trace import bench_pong_trace
     device = torch_device()
-    loops = ("host", "overlap", "xla") if xla_ok else ("host", "overlap")
+    from benchmarks.pong import LOOPS, STEP_LOOPS
+    loops = LOOPS if xla_ok else ("host", "overlap")
     parts = dict([
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
                                             threads=os.cpu_count(), torch_device=device,
                                             loops=loops)),
-        ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"], loops)),
+        ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
+                                                    [loop for loop in loops if loop in STEP_LOOPS])),
+        ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], loops,
+                                                keep_loops=[loop for loop in loops if loop.startswith("xla")],
+                                                keep=out_dir)),
         ("buffer_copies", buffer_copies if xla_ok else list),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
@@ -279,7 +291,7 @@ def main(argv=None) -> int:
             doc.update(measurements=measurements, measure_seconds=time.perf_counter() - t0)
             results_path.write_text(json.dumps(doc, indent=2) + "\n")
 
-        measure(s, t0, save, xla_ok=bool(info["env_xla_probe"].get("ok")))
+        measure(s, t0, save, xla_ok=bool(info["env_xla_probe"].get("ok")), out_dir=out)
 
     calls_path = args.run_dir / "protocol-calls.json"
     calls = json.loads(calls_path.read_text()) if args.resume and calls_path.exists() else []

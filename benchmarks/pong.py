@@ -1,5 +1,6 @@
-"""Pong end-to-end SPS: jaxrl's host, overlapped host and XLA loops against torch_reference, on the `pong`
-preset's learner, and the per-step cost of each loop with the updates switched off.
+"""Pong end-to-end SPS: jaxrl's host and XLA loops, lock-step and overlapped (`--overlap`), against
+torch_reference, on the `pong` preset's learner, and the per-step cost of each loop with the updates switched
+off.
 
 Learning SPS: the course's preset (train every env step, batch 32, Nature CNN, double DQN, Adam, clamp), one
 env per agent. Each loop first fills the buffer past `learning_starts` (untimed), runs one more chunk (untimed:
@@ -25,7 +26,8 @@ from benchmarks.common import Measurement
 from benchmarks.common import spread as spread_of
 from jaxrl.config import get_preset
 
-LOOPS = ("host", "overlap", "xla")
+LOOPS = ("host", "overlap", "xla", "xla-overlap")
+STEP_LOOPS = ("host", "overlap", "xla")  # with the updates off the XLA loop's overlap changes nothing
 
 
 def pong_config(iterations: int, num_envs: int = 1, learn: bool = True):
@@ -36,7 +38,8 @@ def pong_config(iterations: int, num_envs: int = 1, learn: bool = True):
 
 
 def _loop_config(cfg, loop: str):
-    return cfg.replace(loop="xla" if loop == "xla" else "host", overlap=loop == "overlap")
+    """`loop`: one of `LOOPS` ("overlap" alone is the host loop's)."""
+    return cfg.replace(loop="xla" if loop.startswith("xla") else "host", overlap=loop.endswith("overlap"))
 
 
 def _setup(cfg, conv_impl: str | None = None):
@@ -61,10 +64,10 @@ def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, lea
     cfg = _loop_config(pong_config(iterations, num_envs, learn), loop).replace(num_seeds=seeds)
     learner, env, state, ts = _setup(cfg, conv_impl)
     schedule = Schedule(cfg)
-    if loop == "xla":
+    if cfg.loop == "xla":
         handle = env.xla()[0]
         ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
-        chunks = XLAChunks(learner, env, seeds, schedule)
+        chunks = XLAChunks(learner, env, seeds, schedule, cfg.overlap)
         for r in range(3):  # every chunk plan compiled before the first timing (chunks from the third on share one)
             chunks.program(handle, state, ts, r * iterations, iterations)
 
@@ -187,7 +190,7 @@ def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
     return out
 
 
-def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=LOOPS) -> list[Measurement]:
+def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=STEP_LOOPS) -> list[Measurement]:
     """Microseconds per env step with the updates switched off (one agent, `num_envs` envs), each loop's,
     envpool's own and the acting program's alone; `extra.overhead_us_per_env_step` is the loop's time over
     envpool's, `extra.beyond_env_and_forward_us` also without the forward pass. Interleaved as `pong_sps`."""

@@ -27,3 +27,26 @@ def test_ratios_pair_jaxrl_with_torch():
     doc = {"measurements": [m("jaxrl", 30.0, net="cnn", batch=32), m("torch", 20.0, net="cnn", batch=32),
                             m("torch", 1.0, net="mlp", batch=32)]}
     assert ratios(doc) == [("update", "net=cnn, batch=32", 1.5)]
+
+
+def test_trace_summary_by_hand():
+    """Busy time is the union of a thread's intervals (nested events once), ops are totals per name, Python
+    frames count for their thread only, all per env step."""
+    from benchmarks.trace import summarize
+    meta = [{"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0"}},
+            {"ph": "M", "name": "thread_name", "pid": 1, "tid": 7, "args": {"name": "stream 7"}},
+            {"ph": "M", "name": "process_name", "pid": 2, "args": {"name": "/host:CPU"}},
+            {"ph": "M", "name": "thread_name", "pid": 2, "tid": 3, "args": {"name": "python"}}]
+    events = meta + [
+        {"ph": "X", "pid": 1, "tid": 7, "name": "conv", "ts": 0, "dur": 10},
+        {"ph": "X", "pid": 1, "tid": 7, "name": "conv", "ts": 20, "dur": 10},
+        {"ph": "X", "pid": 1, "tid": 7, "name": "gemm", "ts": 25, "dur": 15},  # overlaps the second conv by 5
+        {"ph": "X", "pid": 2, "tid": 3, "name": "$x.py:1 f", "ts": 0, "dur": 100},
+        {"ph": "X", "pid": 2, "tid": 3, "name": "recv", "ts": 50, "dur": 30},  # inside the Python frame
+        {"ph": "i", "pid": 2, "tid": 3, "name": "marker", "ts": 5}]
+    s = summarize(events, env_steps=2)
+    threads = {t["thread"]: t for t in s["threads"]}
+    assert threads["stream 7"]["busy_us_per_env_step"] == 30 / 2 and threads["python"]["busy_us_per_env_step"] == 50
+    assert threads["stream 7"]["process"] == "/device:GPU:0" and threads["stream 7"]["events_per_env_step"] == 1.5
+    assert [(o["name"], o["us_per_env_step"], o["count_per_env_step"]) for o in s["ops"]] == [
+        ("recv", 15, 0.5), ("conv", 10, 1), ("gemm", 7.5, 0.5)]
