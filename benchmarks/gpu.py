@@ -13,8 +13,9 @@ The first form runs, in this order, and writes at most 8 files into `--out` (def
     pong_sps           Pong learner env steps/s (the course's preset): jaxrl host and XLA loops, each lock-step
                        and overlapped, torch_reference; 1 and 8 seeds
     pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
-    pong_trace         a profiler trace of one learning chunk of each Pong loop (1 seed), per env step: wall
-                       time, busy time per thread (GPU streams, XLA and envpool workers) and the top ops
+    pong_trace         a profiler trace of one learning chunk of the host loop and of the XLA loop, lock-step and
+                       overlapped (1 seed), per env step: wall time, busy time per thread (GPU streams, XLA and
+                       envpool workers) and the top ops
     buffer_copies      copies of the replay buffer in the compiled XLA-loop chunk, with and without
                        `compiler_options()` (copy insertion with region analysis)
     cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
@@ -110,7 +111,7 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
                                             loops=loops)),
         ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
                                                     [loop for loop in loops if loop in STEP_LOOPS])),
-        ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], loops,
+        ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], [loop for loop in loops if loop != "overlap"],
                                                 keep_loops=[loop for loop in loops if loop.startswith("xla")],
                                                 keep=out_dir)),
         ("buffer_copies", buffer_copies if xla_ok else list),

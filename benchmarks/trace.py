@@ -3,8 +3,8 @@
 For each loop (`benchmarks.pong.LOOPS`; the course's preset, one agent, buffer filled and caches warm as in
 `pong_sps`) one chunk of `iterations` env steps runs under `jax.profiler.trace`. The trace's complete events
 are grouped by the thread that ran them (a GPU stream, an XLA or envpool worker, the Python thread) and by op
-name, and reported per env step: the wall time, each thread's busy time (union of its events' intervals, so
-nested events count once) and the ops taking most time. On a GPU this says whether the update is bound by
+name, and reported per env step: the wall time, each thread's busy time (union of its events' intervals
+within the timed chunk, so nested events count once) and the ops taking most time. On a GPU this says whether the update is bound by
 its kernels or by launching them, and how much of the env step the device waits for.
 
     python -m benchmarks --only pong_trace          (or as a part of `python -m benchmarks.gpu`)
@@ -27,8 +27,17 @@ TOP_OPS = 25
 TOP_THREADS = 10
 
 
-def summarize(events: list[dict], env_steps: int) -> dict:
-    """A Chrome/perfetto trace's events -> busy time per thread and the top ops, in microseconds per env step."""
+WINDOW = "pong_trace: timed chunk"  # the `jax.profiler.TraceAnnotation` around the timed chunk
+
+
+def summarize(events: list[dict], env_steps: int, window: str | None = None) -> dict:
+    """A Chrome/perfetto trace's events -> busy time per thread and the top ops, in microseconds per env step.
+    `window`: the name of the event whose span counts (every event is clipped to it); default the whole trace."""
+    span = next(((float(e["ts"]), float(e["ts"]) + float(e["dur"])) for e in events
+                 if window is not None and e.get("ph") == "X" and e.get("name") == window), None)
+    if window is not None and span is None:
+        raise RuntimeError(f"no event {window!r} in the trace")
+    lo, hi = span or (float("-inf"), float("inf"))
     names = {}  # (pid, tid) or (pid, None) -> name
     for e in events:
         if e.get("ph") == "M" and e.get("name") in ("process_name", "thread_name"):
@@ -37,10 +46,13 @@ def summarize(events: list[dict], env_steps: int) -> dict:
     for e in events:
         if e.get("ph") != "X" or "dur" not in e:
             continue
+        a, b = max(float(e["ts"]), lo), min(float(e["ts"]) + float(e["dur"]), hi)
+        if b <= a and not (a == b and lo <= a <= hi):  # outside the window (zero-length events inside count)
+            continue
         thread = (names.get((e["pid"], None), str(e["pid"])), names.get((e["pid"], e.get("tid")), str(e.get("tid"))))
-        spans[thread].append((float(e["ts"]), float(e["ts"]) + float(e["dur"])))
+        spans[thread].append((a, b))
         op = ops[(*thread, e.get("name", ""))]
-        op[0] += float(e["dur"])
+        op[0] += b - a
         op[1] += 1
     threads = []
     for (process, thread), intervals in spans.items():
@@ -79,16 +91,17 @@ def bench_pong_trace(iterations: int, loops=None, keep: Path | None = None, keep
         chunk, close = _jaxrl_runner(loop, 1, iterations)
         with tempfile.TemporaryDirectory() as tmp:
             with jax.profiler.trace(tmp, create_perfetto_trace=True):
-                t0 = time.perf_counter()
-                chunk()
-                seconds = time.perf_counter() - t0
+                with jax.profiler.TraceAnnotation(WINDOW):
+                    t0 = time.perf_counter()
+                    chunk()
+                    seconds = time.perf_counter() - t0
             events = read_trace(Path(tmp))
             if keep is not None and (keep_loops is None or loop in keep_loops):
                 keep.mkdir(parents=True, exist_ok=True)
                 (keep / f"pong-trace-{loop}.json.gz").write_bytes(sorted(Path(tmp).rglob("*.trace.json.gz"))[-1]
                                                                   .read_bytes())
         close()
-        summary = summarize(events, iterations)
+        summary = summarize(events, iterations, WINDOW)
         us = 1e6 * seconds / iterations
         out.append(Measurement("pong_trace", "jaxrl", {"loop": loop, "seeds": 1, "num_envs": 1, "env_steps": iterations,
                                                        "backend": jax.default_backend()}, us, "us/env_step", 1, 0.0,

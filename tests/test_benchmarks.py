@@ -1,5 +1,7 @@
 """The benchmark suite's arithmetic (no timings here: those live in benchmarks/)."""
 
+import pytest
+
 from benchmarks.report import ratios
 from benchmarks.suite import forward_macs, update_flops
 from jaxrl.config import DQNConfig, get_preset
@@ -50,3 +52,15 @@ def test_trace_summary_by_hand():
     assert threads["stream 7"]["process"] == "/device:GPU:0" and threads["stream 7"]["events_per_env_step"] == 1.5
     assert [(o["name"], o["us_per_env_step"], o["count_per_env_step"]) for o in s["ops"]] == [
         ("recv", 15, 0.5), ("conv", 10, 1), ("gemm", 7.5, 0.5)]
+
+
+def test_trace_summary_clips_to_the_window():
+    from benchmarks.trace import summarize
+    events = [{"ph": "X", "pid": 1, "tid": 1, "name": "timed", "ts": 10, "dur": 20},
+              {"ph": "X", "pid": 1, "tid": 2, "name": "op", "ts": 0, "dur": 15},  # 5 inside
+              {"ph": "X", "pid": 1, "tid": 2, "name": "op", "ts": 40, "dur": 5}]  # outside
+    s = summarize(events, env_steps=1, window="timed")
+    assert {t["thread"]: t["busy_us_per_env_step"] for t in s["threads"]} == {"1": 20, "2": 5}
+    assert [(o["name"], o["count_per_env_step"]) for o in s["ops"]] == [("timed", 1), ("op", 1)]
+    with pytest.raises(RuntimeError, match="no event"):
+        summarize(events, 1, window="missing")
