@@ -174,7 +174,7 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
             out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
                                    "env_steps/s", repeats, spread_of(r),
                                    {"frames_per_second": 4 * float(np.median(r))}))
-            print(f"  pong_sps {impl:5s} {loop:7s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
+            print(f"  pong_sps {impl:5s} {loop:11s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
     return out
 
 

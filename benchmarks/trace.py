@@ -64,8 +64,10 @@ def summarize(events: list[dict], env_steps: int, window: str | None = None) -> 
         threads.append({"process": process, "thread": thread, "busy_us_per_env_step": busy / env_steps,
                         "events_per_env_step": len(intervals) / env_steps})
     threads.sort(key=lambda t: -t["busy_us_per_env_step"])
-    # Python frames (the profiler's Python tracer, names "$file:line function") wrap everything: threads only.
-    top = sorted(((k, v) for k, v in ops.items() if not k[2].startswith("$")), key=lambda kv: -kv[1][0])[:TOP_OPS]
+    # Python frames (the profiler's Python tracer, names "$file:line function") and the window wrap everything:
+    # they count for their thread's busy time only.
+    top = sorted(((k, v) for k, v in ops.items() if not k[2].startswith("$") and k[2] != window),
+                 key=lambda kv: -kv[1][0])[:TOP_OPS]
     return {"threads": threads[:TOP_THREADS],
             "ops": [{"process": p, "thread": t, "name": n[:160], "us_per_env_step": d / env_steps,
                      "count_per_env_step": c / env_steps} for (p, t, n), (d, c) in top]}
