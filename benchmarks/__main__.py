@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "pong_step_us", "pong_conv",
-         "pong_trace", "buffer_copies", "scaleout", "rainbow_parts")
+         "pong_trace", "pong_fast_sps", "buffer_copies", "scaleout", "rainbow_parts")
 QUICK = {"seeds": [1, 16], "sweep_steps": 2000, "batches": [32, 128], "cnn_batches": [32], "capacity": 10_000,
          "adds": 1000, "tabular_steps": 20_000, "torch_tabular_steps": 3000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
@@ -81,6 +81,9 @@ def main(argv=None) -> int:
     if "pong_trace" in args.only:
         from benchmarks.trace import bench_pong_trace
         results += bench_pong_trace(s["pong_iterations"])
+    if "pong_fast_sps" in args.only:
+        from benchmarks.pong import bench_pong_fast_sps
+        results += bench_pong_fast_sps(s["pong_seeds"], s["pong_iterations"], r)
     if "buffer_copies" in args.only:
         from benchmarks.pong import buffer_copies
         results += buffer_copies()

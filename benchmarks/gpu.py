@@ -12,6 +12,8 @@ The first form runs, in this order, and writes at most 8 files into `--out` (def
                        batch 32/128/512
     pong_sps           Pong learner env steps/s (the course's preset): jaxrl host and XLA loops, each lock-step
                        and overlapped, torch_reference; 1 and 8 seeds
+    pong_fast_sps      the `pong-fast` preset's learning env steps/s, 1 and 8 seeds at once, XLA loop lock-step
+                       and overlapped (what bounds the time for 8 agents to reach the env steps that solve Pong)
     pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
     pong_trace         a profiler trace of one learning chunk of the host loop and of the XLA loop, lock-step and
                        overlapped (1 seed), per env step: wall time, busy time per thread (GPU streams, XLA and
@@ -29,10 +31,10 @@ The Pong run gets the time left before `--deadline` (seconds from the start; def
 call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
 it stays on a warm machine between calls), is stopped with SIGTERM when its time is up or once it is solved, and
 checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
-whole call, then rewrites the curves. `--short` measures the Pong loops first (1 seed), the buffer copies,
-the per-step costs and the CNN update, no part starting after 300 s, for a machine lent for minutes. `--tiny`
-shrinks everything (small sweeps, a tiny Pong config) so the
-whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
+whole call, then rewrites the curves. `--short` measures, in this order, the Pong loops (1 seed), their
+traces, `pong-fast` with 1 and 8 seeds, the CNN update, the buffer copies and the per-step costs, no part
+starting after 300 s, for a machine lent for minutes. `--tiny` shrinks everything (small sweeps, a tiny Pong
+config) so the whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
 
 torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
 """
@@ -54,13 +56,15 @@ from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
 
 SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
 FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200, "pong_envs": [1, 8],
+        "fast_seeds": [1, 8], "fast_iterations": 100,
         "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
-# A call on a machine lent for only a few minutes: the Pong loops first, one seed count, no CartPole sweep; no
-# part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
+# A call on a machine lent for only a few minutes: the Pong loops first, one seed count (pong-fast: 1 and 8), no
+# CartPole sweep; no part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
 SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
-         "repeats": 3, "pong_args": [], "measure_seconds": 300,
-         "parts": ["pong_sps", "pong_trace", "buffer_copies", "pong_step_us", "update"]}
+         "fast_seeds": [1, 8], "fast_iterations": 50, "repeats": 3, "pong_args": [], "measure_seconds": 300,
+         "parts": ["pong_sps", "pong_trace", "pong_fast_sps", "update", "buffer_copies", "pong_step_us"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
+        "fast_seeds": [1, 2], "fast_iterations": 2,
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
                       "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
@@ -98,7 +102,7 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call.
     `out_dir`: where the trace part writes its raw XLA-loop traces."""
     from benchmarks import suite
-    from benchmarks.pong import bench_pong_sps, bench_pong_step_us, buffer_copies
+    from benchmarks.pong import bench_pong_fast_sps, bench_pong_sps, bench_pong_step_us, buffer_copies
     from benchmarks.trace import bench_pong_trace
     device = torch_device()
     from benchmarks.pong import LOOPS, STEP_LOOPS
@@ -109,6 +113,8 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
                                             threads=os.cpu_count(), torch_device=device,
                                             loops=loops)),
+        ("pong_fast_sps", lambda: bench_pong_fast_sps(s["fast_seeds"], s["fast_iterations"], s["repeats"],
+                                                      [loop for loop in loops if loop.startswith("xla")] or ["host"])),
         ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
                                                     [loop for loop in loops if loop in STEP_LOOPS])),
         ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], [loop for loop in loops if loop != "overlap"],

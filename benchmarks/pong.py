@@ -30,11 +30,17 @@ LOOPS = ("host", "overlap", "xla", "xla-overlap")
 STEP_LOOPS = ("host", "overlap", "xla")  # with the updates off the XLA loop's overlap changes nothing
 
 
-def pong_config(iterations: int, num_envs: int = 1, learn: bool = True):
-    cfg = get_preset("pong").replace(num_envs=num_envs, train_frequency=1, buffer_size=10_000 * num_envs,
-                                     log_frequency=iterations * num_envs, eval_frequency=0, checkpoint_frequency=0,
-                                     total_steps=100 * iterations * num_envs)
-    return cfg.replace(learning_starts=iterations * num_envs if learn else 99 * iterations * num_envs)
+def pong_config(iterations: int, num_envs: int = 1, learn: bool = True, preset: str = "pong"):
+    """`preset`'s learner, chunks of `iterations` vectorized steps, learning from the second chunk on (or, without
+    `learn`, never in 100 chunks). The `pong` preset (the course's) runs `num_envs` envs per agent, each with
+    one update per env step and a 10k-transition buffer; another preset keeps its own envs, updates and buffer."""
+    cfg = get_preset(preset)
+    if preset == "pong":
+        cfg = cfg.replace(num_envs=num_envs, train_frequency=1, buffer_size=10_000 * num_envs)
+    n = cfg.num_envs
+    cfg = cfg.replace(log_frequency=iterations * n, eval_frequency=0, checkpoint_frequency=0,
+                      total_steps=100 * iterations * n)
+    return cfg.replace(learning_starts=iterations * n if learn else 99 * iterations * n)
 
 
 def _loop_config(cfg, loop: str):
@@ -54,14 +60,15 @@ def _setup(cfg, conv_impl: str | None = None):
 
 
 def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
-                  conv_impl: str | None = None):
+                  conv_impl: str | None = None, preset: str = "pong"):
     """-> (chunk, close): `chunk()` runs the loop's next chunk of `iterations` steps and returns its env steps
     per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
-    caches warm) before this returns; `close()` closes the env pool."""
+    caches warm) before this returns; `close()` closes the env pool. `preset`, `num_envs`: `pong_config`'s."""
     from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
-    cfg = _loop_config(pong_config(iterations, num_envs, learn), loop).replace(num_seeds=seeds)
+    cfg = _loop_config(pong_config(iterations, num_envs, learn, preset), loop).replace(num_seeds=seeds)
+    num_envs = cfg.num_envs
     learner, env, state, ts = _setup(cfg, conv_impl)
     schedule = Schedule(cfg)
     if cfg.loop == "xla":
@@ -175,6 +182,24 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
                                    "env_steps/s", repeats, spread_of(r),
                                    {"frames_per_second": 4 * float(np.median(r))}))
             print(f"  pong_sps {impl:5s} {loop:11s} seeds={seeds}: {out[-1].value:,.1f} env steps/s", flush=True)
+    return out
+
+
+def bench_pong_fast_sps(seed_counts, iterations: int, repeats: int, loops=("xla", "xla-overlap")) -> list[Measurement]:
+    """Learning SPS of the `pong-fast` preset (its 8 envs per agent, 2 updates of batch 128 per vectorized step,
+    3-step returns, 100k buffer) for each seed count, the `loops` interleaved: what bounds the time for
+    `seeds` agents at once to reach the env steps that solve Pong. `iterations`: vectorized steps per chunk."""
+    out = []
+    for seeds in seed_counts:
+        runners = {loop: _jaxrl_runner(loop, seeds, iterations, preset="pong-fast") for loop in loops}
+        for loop, r in _interleaved(runners, repeats).items():
+            value = float(np.median(r))
+            steps = get_preset("pong-fast").num_envs * iterations * repeats
+            out.append(Measurement("pong_fast_sps", "jaxrl", {"preset": "pong-fast", "seeds": seeds, "loop": loop,
+                                                              "timed_steps_per_seed": steps},
+                                   value, "env_steps/s", repeats, spread_of(r), {"per_seed": value / seeds}))
+            print(f"  pong_fast_sps {loop:11s} seeds={seeds}: {value:,.1f} env steps/s ({value / seeds:,.1f} per seed)",
+                  flush=True)
     return out
 
 

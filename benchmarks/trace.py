@@ -4,8 +4,8 @@ For each loop (`benchmarks.pong.LOOPS`; the course's preset, one agent, buffer f
 `pong_sps`) one chunk of `iterations` env steps runs under `jax.profiler.trace`. The trace's complete events
 are grouped by the thread that ran them (a GPU stream, an XLA or envpool worker, the Python thread) and by op
 name, and reported per env step: the wall time, each thread's busy time (union of its events' intervals
-within the timed chunk, so nested events count once) and the ops taking most time. On a GPU this says whether the update is bound by
-its kernels or by launching them, and how much of the env step the device waits for.
+within the timed chunk, so nested events count once) and the ops taking most time. On a GPU this says whether
+the update is bound by its kernels or by launching them, and how much of the env step the device waits for.
 
     python -m benchmarks --only pong_trace          (or as a part of `python -m benchmarks.gpu`)
 """
