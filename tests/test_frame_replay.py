@@ -8,7 +8,7 @@ import pytest
 
 from jaxrl.runners.atari import nhwc
 from jaxrl.envs.envpool_env import make_envpool, to_step
-from jaxrl.replay.frames import make_frame_buffer
+from jaxrl.replay.frames import SEARCH_METHODS, make_frame_buffer, masked_choice
 from jaxrl.replay.ring import make_buffer
 from jaxrl.agents.types import Transition
 from torch_reference.frames import FrameBuffer as TorchFrameBuffer
@@ -178,3 +178,23 @@ def test_bad_arguments():
         make_frame_buffer(20, 4)
     with pytest.raises(ValueError, match="capacity"):
         make_frame_buffer(0, 1)
+    with pytest.raises(ValueError, match="search='bisect'"):
+        make_frame_buffer(64, 4, search="bisect")
+
+
+@pytest.mark.parametrize("search", SEARCH_METHODS)
+def test_masked_choice_is_jax_choice_bit_for_bit(search):
+    """Each binary search draws exactly `jax.random.choice`'s slots (a sparse mask, a dense one, one valid slot),
+    so the backend's choice of search changes no run."""
+    n = 5000
+    sparse = (jax.random.uniform(jax.random.PRNGKey(0), (n,)) < 0.01).astype(jnp.float32)
+    dense = (jax.random.uniform(jax.random.PRNGKey(1), (n,)) < 0.97).astype(jnp.float32)
+    single = jnp.zeros(n).at[1234].set(1.0)
+    draw = jax.jit(masked_choice, static_argnums=(2, 3))
+    for mask in (sparse, dense, single):
+        for seed in range(3):
+            key = jax.random.PRNGKey(seed)
+            want = jax.random.choice(key, n, (64,), p=mask / mask.sum())
+            got = draw(key, mask, 64, search)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+            assert np.asarray(mask)[np.asarray(got)].all()

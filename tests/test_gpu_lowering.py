@@ -17,6 +17,7 @@ import pytest
 
 from jaxrl.config import get_preset
 from jaxrl.agents.networks import conv_kernel
+from jaxrl.replay.frames import search_method
 
 CPU_ONLY = re.compile(r"cpu|lapack|ducc", re.IGNORECASE)
 
@@ -79,9 +80,11 @@ def test_checker_finds_a_cpu_only_call():
         assert_gpu_clean(text)
 
 
-def test_conv_kernel_per_backend():
+def test_kernels_per_backend():
     assert conv_kernel("cpu") == "im2col"
     assert conv_kernel("gpu") == conv_kernel("cuda") == "xla"
+    assert search_method("cpu") == "scan"
+    assert search_method("gpu") == search_method("cuda") == "scan_unrolled"
 
 
 def test_gymnax_sweep_program_lowers_for_cuda():
@@ -100,7 +103,7 @@ def pong():
     from jaxrl.envs.envpool_env import make_envpool, reset_step
     cfg = get_preset("pong").replace(num_envs=2, train_frequency=1, buffer_size=1000, learning_starts=100,
                                      total_steps=10_000, log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
-    learner = make_atari_learner(cfg, 6, conv_impl=conv_kernel("cuda"))
+    learner = make_atari_learner(cfg, 6, conv_impl=conv_kernel("cuda"), search=search_method("cuda"))
     env = make_envpool(cfg.env_id, 2, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
     ts = split_seeds(reset_step(env.reset()[0]), 1)
@@ -110,18 +113,21 @@ def pong():
 
 def test_pong_host_steps_lower_for_cuda_without_data_dependent_control_flow(pong):
     """The three host-loop programs (act; act + updates; act + updates + target copy) and the overlap loop's
-    updates: 2 updates per block written out, no branch, only counted loops (the sampler's binary search),
-    cuDNN's convolution."""
+    updates: 2 updates per block written out, no branch and no loop at all (the sampler's binary search is
+    unrolled on GPUs), cuDNN's convolution. Lowered with the CPU's search, the updates keep its loop."""
     from jaxrl.runners.atari_loops import HostSteps
-    learner, _, state, ts, _ = pong
+    learner, _, state, ts, schedule = pong
     steps = HostSteps(learner)
     for (update, copy), program in steps.step.items():
         text = lower(program, state, ts, np.int32(0))
         assert_gpu_clean(text)
-        assert_no_data_dependent_control_flow(text)
+        assert assert_no_data_dependent_control_flow(text) == 0
         assert "stablehlo.convolution" in text  # cuDNN's convolution, not im2col's slices and matmuls
     for program in steps.learn.values():
-        assert_no_data_dependent_control_flow(lower(program, state, np.int32(0)))
+        assert assert_no_data_dependent_control_flow(lower(program, state, np.int32(0))) == 0
+    from jaxrl.runners.atari import make_atari_learner
+    cpu_search = HostSteps(make_atari_learner(schedule.config, 6, conv_impl="xla", search="scan"))
+    assert assert_no_data_dependent_control_flow(lower(cpu_search.learn[False], state, np.int32(0))) >= 1
 
 
 @pytest.mark.parametrize("start", [0, 50, 100])  # before learning, where it starts, learning

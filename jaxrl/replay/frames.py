@@ -69,9 +69,30 @@ class FrameBuffer(NamedTuple):
     bytes_per_row: int
 
 
+SEARCH_METHODS = ("scan", "scan_unrolled", "sort", "compare_all")  # `jnp.searchsorted`'s
+
+
+def search_method(backend: str | None = None) -> str:
+    """The binary search `make_frame_buffer(search="auto")` draws its uniform samples with on `backend` (default:
+    JAX's): a `fori_loop` of log2(capacity) steps on the CPU (jax's default, cheapest there), unrolled
+    elsewhere (jax's advice for GPUs: no loop, whose every step would be its own kernels)."""
+    return "scan" if (backend or jax.default_backend()) == "cpu" else "scan_unrolled"
+
+
+def masked_choice(key, mask, batch: int, search: str = "scan"):
+    """`jax.random.choice(key, n, (batch,), p=mask / mask.sum())` for a 0/1 float `mask [n]`, bit for bit, with
+    `search` as `jnp.searchsorted`'s method (every method finds the same indices). -> `[batch]` int32."""
+    p = mask / jnp.maximum(mask.sum(), 1)
+    cumulative = jnp.cumsum(p)
+    draws = cumulative[-1] * (1 - jax.random.uniform(key, (batch,), dtype=cumulative.dtype))
+    return jnp.searchsorted(cumulative, draws, method=search).astype(jnp.int32)
+
+
 def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, stack: int = 4,
-                      sample_batch_size: int = 32) -> FrameBuffer:
-    """A frame buffer for `num_envs` lock-step envs holding about `capacity` transitions in all.
+                      sample_batch_size: int = 32, search: str = "auto") -> FrameBuffer:
+    """A frame buffer for `num_envs` lock-step envs holding about `capacity` transitions in all. `search`: how
+    uniform samples find their slots ("auto": `search_method()`; or one of `SEARCH_METHODS`), the same slots
+    whichever is used.
 
     Raises `ValueError` on bad static arguments, before anything is traced.
     """
@@ -79,6 +100,9 @@ def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, sta
                         ("sample_batch_size", sample_batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"make_frame_buffer {name}={value!r}: expected an integer > 0")
+    search = search_method() if search == "auto" else search
+    if search not in SEARCH_METHODS:
+        raise ValueError(f"make_frame_buffer search={search!r}: expected 'auto' or one of {', '.join(SEARCH_METHODS)}")
     rows = capacity // num_envs
     if rows < stack + 2:
         raise ValueError(f"make_frame_buffer capacity={capacity} gives {rows} rows per env for {num_envs} envs: "
@@ -156,8 +180,7 @@ def make_frame_buffer(capacity: int, num_envs: int, frame_shape=(84, 84), *, sta
         return jnp.sum(window_starts(state, n_step))
 
     def uniform_starts(state: FrameBufferState, key, batch: int, n_step: int, stride: int = num_envs):
-        mask = window_starts(state, n_step).astype(jnp.float32)
-        return jax.random.choice(key, capacity_slots, (batch,), p=mask / jnp.maximum(mask.sum(), 1))
+        return masked_choice(key, window_starts(state, n_step).astype(jnp.float32), batch, search)
 
     def refresh(state: FrameBufferState, n_step: int, stride: int = num_envs):
         """After an add of row p: its slots (fresh), the rows after it whose stacks may have reached into the
