@@ -16,6 +16,7 @@ from pathlib import Path
 
 PARTS = ("matmul_peak", "cartpole_sweep", "update", "replay", "tabular", "pong_sps", "pong_step_us", "pong_conv",
          "pong_trace", "pong_fast_sps", "buffer_copies", "scaleout", "rainbow_parts")
+DEFAULT_PARTS = [p for p in PARTS if p not in ("pong_trace", "pong_fast_sps")]
 QUICK = {"seeds": [1, 16], "sweep_steps": 2000, "batches": [32, 128], "cnn_batches": [32], "capacity": 10_000,
          "adds": 1000, "tabular_steps": 20_000, "torch_tabular_steps": 3000, "matmul_n": 1024,
          "updates": {("mlp", 32): 300, ("mlp", 128): 200, ("cnn", 32): 6, ("cnn", 128): 2},
@@ -36,7 +37,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the < 3 minute suite")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default benchmarks/results/<machine>-<date>.json)")
-    p.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    p.add_argument("--only", nargs="+", choices=PARTS, default=DEFAULT_PARTS,
+                   help="parts to run (default: all but pong_trace and pong_fast_sps, which the GPU protocol runs)")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
     if args.repeats < 3:

@@ -3,7 +3,7 @@
     PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu [--out DIR] [--deadline S] [--tiny]
     PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu --continue [--out DIR] [--deadline S]
 
-The first form runs, in this order, and writes at most 8 files into `--out` (default `$OUT`, else
+The first form runs, in this order, and writes at most 7 files into `--out` (default `$OUT`, else
 `benchmarks/results/gpu-<date>/`):
 
   doctor.json          `jaxrl doctor`'s report: GPU, driver, jax/jaxlib/envpool versions, the env.xla() probe
@@ -16,8 +16,8 @@ The first form runs, in this order, and writes at most 8 files into `--out` (def
                        and overlapped (what bounds the time for 8 agents to reach the env steps that solve Pong)
     pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
     pong_trace         a profiler trace of one learning chunk of the host loop and of the XLA loop, lock-step and
-                       overlapped (1 seed), per env step: wall time, busy time per thread (GPU streams, XLA and
-                       envpool workers) and the top ops
+                       overlapped (1 seed), per env step: wall time, busy time per thread (GPU streams, XLA
+                       workers, Python), the top ops and Python frames
     buffer_copies      copies of the replay buffer in the compiled XLA-loop chunk, with and without
                        `compiler_options()` (copy insertion with region analysis)
     cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
@@ -42,19 +42,14 @@ torch is optional (the CPU rehearsal has none): without it the torch rows are le
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
-
-SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
+from benchmarks.pong_run import pong_curves, run_pong, stamp
 FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200, "pong_envs": [1, 8],
         "fast_seeds": [1, 8], "fast_iterations": 100,
         "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
@@ -69,10 +64,6 @@ TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_itera
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
                       "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
                       "--target-update-frequency", "512", "--total-steps", "1024000", "--no-video"]}
-
-
-def _now(t0: float) -> str:
-    return f"[{time.perf_counter() - t0:6.1f} s]"
 
 
 def torch_device() -> str | None:
@@ -102,11 +93,12 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call.
     `out_dir`: where the trace part writes its raw XLA-loop traces."""
     from benchmarks import suite
-    from benchmarks.pong import bench_pong_fast_sps, bench_pong_sps, bench_pong_step_us, buffer_copies
+    from benchmarks.pong import (LOOPS, STEP_LOOPS, bench_pong_fast_sps, bench_pong_sps, bench_pong_step_us,
+                                 buffer_copies)
     from benchmarks.trace import bench_pong_trace
     device = torch_device()
-    from benchmarks.pong import LOOPS, STEP_LOOPS
     loops = LOOPS if xla_ok else ("host", "overlap")
+    xla_loops = [loop for loop in loops if loop.startswith("xla")]
     parts = dict([
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
@@ -114,11 +106,11 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
                                             threads=os.cpu_count(), torch_device=device,
                                             loops=loops)),
         ("pong_fast_sps", lambda: bench_pong_fast_sps(s["fast_seeds"], s["fast_iterations"], s["repeats"],
-                                                      [loop for loop in loops if loop.startswith("xla")] or ["host"])),
+                                                      xla_loops or ["host"])),
         ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
                                                     [loop for loop in loops if loop in STEP_LOOPS])),
         ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], [loop for loop in loops if loop != "overlap"],
-                                                keep_loops=[loop for loop in loops if loop.startswith("xla")],
+                                                keep_loops=xla_loops,
                                                 keep=out_dir)),
         ("buffer_copies", buffer_copies if xla_ok else list),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
@@ -129,129 +121,18 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
         run = parts[name]
         if time.perf_counter() - t0 > s.get("measure_seconds", float("inf")):
             out.append({"name": name, "skipped": f"not started: past {s['measure_seconds']:.0f} s of measurements"})
-            print(f"{_now(t0)} {name} skipped (time)", flush=True)
+            print(f"{stamp(t0)} {name} skipped (time)", flush=True)
             continue
-        print(f"{_now(t0)} {name} ...", flush=True)
+        print(f"{stamp(t0)} {name} ...", flush=True)
         try:
             for m in run():
                 out.append(dataclasses.asdict(m))
-                print(f"{_now(t0)}   {m.impl:6s} {json.dumps(m.params)}: {m.value:,.1f} {m.unit}", flush=True)
+                print(f"{stamp(t0)}   {m.impl:6s} {json.dumps(m.params)}: {m.value:,.1f} {m.unit}", flush=True)
         except Exception as e:  # noqa: BLE001 - one failed part must not cost the others their call
             out.append({"name": name, "error": f"{type(e).__name__}: {e}"[:1000]})
-            print(f"{_now(t0)}   {name} FAILED: {type(e).__name__}: {e}", flush=True)
+            print(f"{stamp(t0)}   {name} FAILED: {type(e).__name__}: {e}", flush=True)
         save(out)
     return out
-
-
-# ------------------------------------------------------------------------------------------- the Pong run
-def solved_point(returns: list[float]) -> int | None:
-    """Index of the first game at which the mean of the last `SOLVE_WINDOW` games exceeds `SOLVED_MEAN`."""
-    total = 0.0
-    for i, r in enumerate(returns):
-        total += r
-        if i >= SOLVE_WINDOW:
-            total -= returns[i - SOLVE_WINDOW]
-        if i + 1 >= SOLVE_WINDOW and total / SOLVE_WINDOW > SOLVED_MEAN:
-            return i
-    return None
-
-
-def _rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], t0: float,
-             preset: str = "pong-fast") -> dict:
-    """`jaxrl train --preset PRESET` (or `--resume`) in a child process for at most `budget` seconds; SIGTERM once
-    solved or out of time (it checkpoints and exits 130). -> {"exit_status", "stopped_because", "seconds"}."""
-    if resume:
-        args = ["--resume", str(run_dir)]
-    else:
-        args = ["--preset", preset, "--out-dir", str(run_dir), *extra_args]
-    cmd = [sys.executable, "-m", "jaxrl", "train", *args, "--no-progress"]
-    print(f"{_now(t0)} pong run ({budget:.0f} s): {' '.join(cmd[2:])}", flush=True)
-    start = time.perf_counter()
-    # This process holds the memory JAX preallocated for the measurements: the child allocates as it goes.
-    child = subprocess.Popen(cmd, env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
-    reason = "finished"
-    while child.poll() is None:
-        time.sleep(2.0)
-        if time.perf_counter() - start > budget:
-            reason = "time budget"
-        elif solved_point([float(r["return"]) for r in _rows(run_dir / "metrics.csv")]) is not None:
-            reason = "solved"
-        else:
-            continue
-        child.send_signal(signal.SIGTERM)  # checkpoint at the end of the running chunk, exit 130
-        try:
-            child.wait(timeout=max(60.0, 0.1 * budget))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            reason += " (killed: no exit 60 s after SIGTERM)"
-        break
-    return {"exit_status": child.wait(), "stopped_because": reason, "seconds": time.perf_counter() - start}
-
-
-def pong_curves(run_dir: Path, out: Path, run_info: list[dict], preset: str = "preset pong-fast") -> dict:
-    """pong-curves.json + .png from the run directory's metrics.csv (games) and progress.csv (wall time)."""
-    games = _rows(run_dir / "metrics.csv")
-    progress = _rows(run_dir / "progress.csv")
-    steps = [int(g["step"]) for g in games]
-    returns = [float(g["return"]) for g in games]
-    i = solved_point(returns)
-    solved = None
-    if i is not None:
-        step = steps[i]
-        after = [p for p in progress if int(p["step"]) >= step]
-        solved = {"game": i + 1, "env_steps": step, "frames": 4 * step,
-                  "wall_seconds": float(after[0]["seconds"]) if after else None,
-                  "note": "wall seconds: training time at the end of the chunk holding that game, across resumes"}
-    doc = {"env": "Pong-v5", "preset": preset, "criterion": f"mean > {SOLVED_MEAN:g} over the last {SOLVE_WINDOW} games",
-           "games": len(games), "env_steps": int(progress[-1]["step"]) if progress else 0,
-           "frames": int(progress[-1]["frames"]) if progress else 0,
-           "wall_seconds": float(progress[-1]["seconds"]) if progress else 0.0, "solved": solved,
-           "calls": run_info, "game_steps": steps, "game_returns": returns,
-           "progress": [{k: float(v) for k, v in p.items() if v not in ("", None)} for p in progress]}
-    (out / "pong-curves.json").write_text(json.dumps(doc) + "\n")
-    if progress:
-        (out / "pong-progress.csv").write_text((run_dir / "progress.csv").read_text())
-    _plot(doc, out / "pong-curves.png")
-    return doc
-
-
-def _plot(doc: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    fig, ax = plt.subplots(1, 2, figsize=(12, 4))
-    steps, returns = np.array(doc["game_steps"]), np.array(doc["game_returns"])
-    if len(returns):
-        csum = np.concatenate([[0.0], np.cumsum(returns)])
-        idx = np.arange(1, len(returns) + 1)
-        lo = np.maximum(idx - SOLVE_WINDOW, 0)
-        ax[0].plot(steps, returns, ".", ms=2, alpha=0.4, label="game score")
-        ax[0].plot(steps, (csum[idx] - csum[lo]) / (idx - lo), label=f"mean of the last {SOLVE_WINDOW} games")
-    ax[0].axhline(SOLVED_MEAN, color="gray", ls="--", lw=1, label="solved (> 18)")
-    ax[0].set(xlabel="env steps (x4 frames)", ylabel="game score", title=f"Pong-v5, {doc['preset']}, 1 seed")
-    ax[0].legend(loc="lower right", fontsize=8)
-    if doc["progress"]:
-        ax[1].plot([p["seconds"] / 60 for p in doc["progress"]], [p["sps"] for p in doc["progress"]])
-    ax[1].set(xlabel="wall minutes (training)", ylabel="env steps/s", title="throughput per chunk")
-    if doc["solved"]:
-        s = doc["solved"]
-        ax[0].axvline(s["env_steps"], color="green", lw=1)
-        fig.suptitle(f"solved at {s['env_steps']:,} env steps ({s['frames']:,} frames), "
-                     f"{(s['wall_seconds'] or 0) / 60:.1f} min of training")
-    else:
-        fig.suptitle(f"not solved yet: {doc['games']} games, {doc['env_steps']:,} env steps, "
-                     f"{doc['wall_seconds'] / 60:.1f} min")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -290,7 +171,7 @@ def main(argv=None) -> int:
            "date": time.strftime("%Y-%m-%d"), "torch_device": torch_device(), "measurements": []}
     if args.resume:
         if not (args.run_dir / "checkpoint.msgpack").exists():
-            print(f"{_now(t0)} --continue: no checkpoint in {args.run_dir} (the machine went cold?): starting the "
+            print(f"{stamp(t0)} --continue: no checkpoint in {args.run_dir} (the machine went cold?): starting the "
                   "run anew", flush=True)
             args.resume = False
     elif not args.skip_measurements:
@@ -318,12 +199,12 @@ def main(argv=None) -> int:
     doc["seconds"] = time.perf_counter() - t0
     results_path.write_text(json.dumps(doc, indent=2) + "\n")
     solved = curves["solved"]
-    print(f"{_now(t0)} pong: {curves['games']} games, {curves['env_steps']:,} env steps, "
+    print(f"{stamp(t0)} pong: {curves['games']} games, {curves['env_steps']:,} env steps, "
           f"{curves['wall_seconds']:.0f} s of training; "
           + (f"SOLVED at {solved['env_steps']:,} env steps / {solved['wall_seconds']:.0f} s" if solved else
              f"not solved yet (stopped: {call['stopped_because']}, exit {call['exit_status']}); "
              "`--continue` resumes it"), flush=True)
-    print(f"{_now(t0)} wrote {', '.join(sorted(f.name for f in out.iterdir()))} to {out}", flush=True)
+    print(f"{stamp(t0)} wrote {', '.join(sorted(f.name for f in out.iterdir()))} to {out}", flush=True)
     ok = call["exit_status"] in (0, 130) and all("error" not in m for m in doc["measurements"])
     return 0 if ok else 1
 

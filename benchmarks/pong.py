@@ -144,11 +144,13 @@ def _interleaved(runners: dict, repeats: int) -> dict:
     """`repeats` rounds of one `chunk()` of every runner (`{key: (chunk, close)}`), then every `close()`:
     -> `{key: [rate per round]}`. A slow spell of the machine falls on all the runners alike."""
     rates = {key: [] for key in runners}
-    for _ in range(repeats):
-        for key, (chunk, _) in runners.items():
-            rates[key].append(chunk())
-    for _, close in runners.values():
-        close()
+    try:
+        for _ in range(repeats):
+            for key, (chunk, _) in runners.items():
+                rates[key].append(chunk())
+    finally:
+        for _, close in runners.values():
+            close()
     return rates
 
 
@@ -188,7 +190,8 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
 def bench_pong_fast_sps(seed_counts, iterations: int, repeats: int, loops=("xla", "xla-overlap")) -> list[Measurement]:
     """Learning SPS of the `pong-fast` preset (its 8 envs per agent, 2 updates of batch 128 per vectorized step,
     3-step returns, 100k buffer) for each seed count, the `loops` interleaved: what bounds the time for
-    `seeds` agents at once to reach the env steps that solve Pong. `iterations`: vectorized steps per chunk."""
+    `seeds` agents at once to reach the env steps that solve Pong. `iterations`: vectorized steps per chunk.
+    The buffer is nearly empty when timed; sampling costs the same at any fill (its mask spans every slot)."""
     out = []
     for seeds in seed_counts:
         runners = {loop: _jaxrl_runner(loop, seeds, iterations, preset="pong-fast") for loop in loops}
@@ -243,10 +246,11 @@ def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=STEP_LOO
     return out
 
 
-def buffer_copies(iterations: int = 8, variants=("with", "without")) -> list[Measurement]:
-    """Does the compiled XLA-loop chunk copy the replay buffer's frames? Compiled for this backend with and/or
-    (`variants`) without `compiler_options()` (copy insertion with region analysis); counts the `copy`
-    instructions of the frame array's shape in the optimized HLO (a copy inside the loop runs every block)."""
+def buffer_copies(iterations: int = 8, variants=("with", "without"), overlaps=(False, True)) -> list[Measurement]:
+    """Does the compiled XLA-loop chunk, lock-step and/or (`overlaps`) overlapped (whose barriers carry the
+    buffer), copy the replay buffer's frames? Compiled for this backend with and/or (`variants`) without
+    `compiler_options()` (copy insertion with region analysis); counts the `copy` instructions of the frame
+    array's shape in the optimized HLO (a copy inside the loop runs every block)."""
     import re
 
     from jaxrl.runners.atari import Schedule
@@ -261,13 +265,15 @@ def buffer_copies(iterations: int = 8, variants=("with", "without")) -> list[Mea
     shape = re.compile(r"= u8\[" + ",".join(map(str, frames)) + r"\]\{[^}]*\} copy\(")
     out = []
     choices = {"with": ("with compiler_options()", compiler_options()), "without": ("without", {})}
-    for label, options in (choices[v] for v in variants):
-        program = make_xla_chunk(learner, env, 1, Schedule(cfg), *Schedule(cfg).plan(iterations, iterations), options)
+    for overlap, (label, options) in ((o, choices[v]) for o in overlaps for v in variants):
+        program = make_xla_chunk(learner, env, 1, Schedule(cfg), *Schedule(cfg).plan(iterations, iterations), options,
+                                 overlap=overlap)
         text = program.lower(handle, state, ts, iterations).compile().as_text()
         count = len(shape.findall(text))
-        out.append(Measurement("buffer_copies", "jaxrl", {"options": label, "backend": jax.default_backend(),
+        out.append(Measurement("buffer_copies", "jaxrl", {"options": label, "overlap": overlap,
+                                                          "backend": jax.default_backend(),
                                                           "frames_shape": list(frames)}, float(count),
                                "copies", 1, 0.0))
-        print(f"  buffer_copies {label}: {count} copies of the frame buffer", flush=True)
+        print(f"  buffer_copies {label}{', overlapped' * overlap}: {count} copies of the frame buffer", flush=True)
     env.close()
     return out

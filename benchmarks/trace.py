@@ -2,9 +2,10 @@
 
 For each loop (`benchmarks.pong.LOOPS`; the course's preset, one agent, buffer filled and caches warm as in
 `pong_sps`) one chunk of `iterations` env steps runs under `jax.profiler.trace`. The trace's complete events
-are grouped by the thread that ran them (a GPU stream, an XLA or envpool worker, the Python thread) and by op
-name, and reported per env step: the wall time, each thread's busy time (union of its events' intervals
-within the timed chunk, so nested events count once) and the ops taking most time. On a GPU this says whether
+are grouped by the thread that ran them (a GPU stream, an XLA worker, the Python thread; envpool's own
+threads emit no events: its time shows as the wait in its recv or `env.step`) and by (thread, op name), and
+reported per env step: the wall time, each thread's busy time (union of its events' intervals within the
+timed chunk, so nested events count once) and the ops taking most time. On a GPU this says whether
 the update is bound by its kernels or by launching them, and how much of the env step the device waits for.
 
     python -m benchmarks --only pong_trace          (or as a part of `python -m benchmarks.gpu`)
@@ -17,6 +18,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import jax
@@ -31,8 +33,9 @@ WINDOW = "pong_trace: timed chunk"  # the `jax.profiler.TraceAnnotation` around 
 
 
 def summarize(events: list[dict], env_steps: int, window: str | None = None) -> dict:
-    """A Chrome/perfetto trace's events -> busy time per thread and the top ops, in microseconds per env step.
-    `window`: the name of the event whose span counts (every event is clipped to it); default the whole trace."""
+    """A Chrome/perfetto trace's events -> busy time per thread, the top ops and the top Python frames (their
+    totals include what they call), in microseconds per env step. `window`: the name of the event whose span
+    counts (every event is clipped to it); default the whole trace."""
     span = next(((float(e["ts"]), float(e["ts"]) + float(e["dur"])) for e in events
                  if window is not None and e.get("ph") == "X" and e.get("name") == window), None)
     if window is not None and span is None:
@@ -47,10 +50,11 @@ def summarize(events: list[dict], env_steps: int, window: str | None = None) -> 
         if e.get("ph") != "X" or "dur" not in e:
             continue
         a, b = max(float(e["ts"]), lo), min(float(e["ts"]) + float(e["dur"]), hi)
-        if b <= a and not (a == b and lo <= a <= hi):  # outside the window (zero-length events inside count)
+        if (b <= a and not (a == b and lo <= a <= hi)) or e.get("name") == window:  # outside, or the window
             continue
         thread = (names.get((e["pid"], None), str(e["pid"])), names.get((e["pid"], e.get("tid")), str(e.get("tid"))))
-        spans[thread].append((a, b))
+        if not e.get("name", "").startswith("$"):  # a Python frame wraps its thread's work: ops only
+            spans[thread].append((a, b))
         op = ops[(*thread, e.get("name", ""))]
         op[0] += b - a
         op[1] += 1
@@ -64,23 +68,22 @@ def summarize(events: list[dict], env_steps: int, window: str | None = None) -> 
         threads.append({"process": process, "thread": thread, "busy_us_per_env_step": busy / env_steps,
                         "events_per_env_step": len(intervals) / env_steps})
     threads.sort(key=lambda t: -t["busy_us_per_env_step"])
-    # Python frames (the profiler's Python tracer, names "$file:line function") and the window wrap everything:
-    # they count for their thread's busy time only.
-    top = sorted(((k, v) for k, v in ops.items() if not k[2].startswith("$") and k[2] != window),
-                 key=lambda kv: -kv[1][0])[:TOP_OPS]
-    return {"threads": threads[:TOP_THREADS],
-            "ops": [{"process": p, "thread": t, "name": n[:160], "us_per_env_step": d / env_steps,
-                     "count_per_env_step": c / env_steps} for (p, t, n), (d, c) in top]}
+    def top(python: bool):  # Python frames (the profiler's Python tracer: "$file:line function") apart
+        rows = sorted(((k, v) for k, v in ops.items() if k[2].startswith("$") == python), key=lambda kv: -kv[1][0])
+        return [{"process": p, "thread": t, "name": n[:160], "us_per_env_step": d / env_steps,
+                 "count_per_env_step": c / env_steps} for (p, t, n), (d, c) in rows[:TOP_OPS]]
+
+    return {"threads": threads[:TOP_THREADS], "ops": top(False), "python": top(True)}
 
 
-def read_trace(log_dir: Path) -> list[dict]:
-    """The events of the one perfetto trace `jax.profiler` wrote under `log_dir`."""
-    files = sorted(log_dir.rglob("*.trace.json.gz"))
+def read_trace(log_dir: Path) -> tuple[list[dict], Path]:
+    """-> (events, path) of the Perfetto trace `jax.profiler.trace(log_dir, create_perfetto_trace=True)` wrote."""
+    files = sorted(log_dir.rglob("perfetto_trace.json.gz"))
     if not files:
-        raise RuntimeError(f"jax.profiler wrote no *.trace.json.gz under {log_dir}")
+        raise RuntimeError(f"jax.profiler wrote no perfetto_trace.json.gz under {log_dir}")
     with gzip.open(files[-1], "rt") as f:
         doc = json.load(f)
-    return doc["traceEvents"] if isinstance(doc, dict) else doc
+    return (doc["traceEvents"] if isinstance(doc, dict) else doc), files[-1]
 
 
 def bench_pong_trace(iterations: int, loops=None, keep: Path | None = None, keep_loops=None) -> list[Measurement]:
@@ -91,18 +94,17 @@ def bench_pong_trace(iterations: int, loops=None, keep: Path | None = None, keep
     out = []
     for loop in loops or LOOPS:
         chunk, close = _jaxrl_runner(loop, 1, iterations)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as closing:
+            closing.callback(close)  # the env pool, also when the trace fails
             with jax.profiler.trace(tmp, create_perfetto_trace=True):
                 with jax.profiler.TraceAnnotation(WINDOW):
                     t0 = time.perf_counter()
                     chunk()
                     seconds = time.perf_counter() - t0
-            events = read_trace(Path(tmp))
+            events, path = read_trace(Path(tmp))
             if keep is not None and (keep_loops is None or loop in keep_loops):
                 keep.mkdir(parents=True, exist_ok=True)
-                (keep / f"pong-trace-{loop}.json.gz").write_bytes(sorted(Path(tmp).rglob("*.trace.json.gz"))[-1]
-                                                                  .read_bytes())
-        close()
+                (keep / f"pong-trace-{loop}.json.gz").write_bytes(path.read_bytes())
         summary = summarize(events, iterations, WINDOW)
         us = 1e6 * seconds / iterations
         out.append(Measurement("pong_trace", "jaxrl", {"loop": loop, "seeds": 1, "num_envs": 1, "env_steps": iterations,

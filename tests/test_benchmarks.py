@@ -32,8 +32,8 @@ def test_ratios_pair_jaxrl_with_torch():
 
 
 def test_trace_summary_by_hand():
-    """Busy time is the union of a thread's intervals (nested events once), ops are totals per name, Python
-    frames count for their thread only, all per env step."""
+    """Busy time is the union of a thread's intervals (nested events once; Python frames, which wrap the rest, not
+    at all), ops are totals per (thread, name), Python frames listed apart, all per env step."""
     from benchmarks.trace import summarize
     meta = [{"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0"}},
             {"ph": "M", "name": "thread_name", "pid": 1, "tid": 7, "args": {"name": "stream 7"}},
@@ -48,10 +48,11 @@ def test_trace_summary_by_hand():
         {"ph": "i", "pid": 2, "tid": 3, "name": "marker", "ts": 5}]
     s = summarize(events, env_steps=2)
     threads = {t["thread"]: t for t in s["threads"]}
-    assert threads["stream 7"]["busy_us_per_env_step"] == 30 / 2 and threads["python"]["busy_us_per_env_step"] == 50
+    assert threads["stream 7"]["busy_us_per_env_step"] == 30 / 2 and threads["python"]["busy_us_per_env_step"] == 15
     assert threads["stream 7"]["process"] == "/device:GPU:0" and threads["stream 7"]["events_per_env_step"] == 1.5
     assert [(o["name"], o["us_per_env_step"], o["count_per_env_step"]) for o in s["ops"]] == [
         ("recv", 15, 0.5), ("conv", 10, 1), ("gemm", 7.5, 0.5)]
+    assert [(o["name"], o["us_per_env_step"]) for o in s["python"]] == [("$x.py:1 f", 50)]
 
 
 def test_trace_summary_clips_to_the_window():
@@ -60,7 +61,7 @@ def test_trace_summary_clips_to_the_window():
               {"ph": "X", "pid": 1, "tid": 2, "name": "op", "ts": 0, "dur": 15},  # 5 inside
               {"ph": "X", "pid": 1, "tid": 2, "name": "op", "ts": 40, "dur": 5}]  # outside
     s = summarize(events, env_steps=1, window="timed")
-    assert {t["thread"]: t["busy_us_per_env_step"] for t in s["threads"]} == {"1": 20, "2": 5}
+    assert {t["thread"]: t["busy_us_per_env_step"] for t in s["threads"]} == {"2": 5}  # the window itself: not
     assert [(o["name"], o["count_per_env_step"]) for o in s["ops"]] == [("op", 1)]
     with pytest.raises(RuntimeError, match="no event"):
         summarize(events, 1, window="missing")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.gpu import SOLVE_WINDOW, pong_curves, solved_point
+from benchmarks.pong_run import SOLVE_WINDOW, pong_curves, solved_point
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -147,15 +147,18 @@ def test_pong_xla_chunk_lowers_for_cuda_with_counted_loops_only(pong, start):
 
 
 def barrier_pinned_order(text: str) -> bool:
-    """The overlapped update iteration's wiring: the send's handle and the parameters pass one optimization
+    """The overlapped update iteration's wiring: the send's handle and the learner's state pass one optimization
     barrier, a convolution (the updates) follows, and the recv takes its handle from a second barrier that also
-    carries the updated parameters. (XLA's GPU compiler expands barriers only after scheduling, keeping the
-    order they imposed; its CPU compiler expands them before, so there the order is its scheduler's.)"""
+    carries the updated state (as many values: the frame buffer among them). (XLA's GPU compiler expands
+    barriers only after scheduling, keeping the order they imposed; its CPU compiler expands them before, so
+    there the order is its scheduler's.)"""
     send = re.search(r"(%\w+) = stablehlo\.custom_call @\w+_send\(", text)
-    first = send and re.search(rf"(%\w+):\d+ = stablehlo\.optimization_barrier {send.group(1)}, %", text)
-    second = first and re.search(rf"(%\w+):\d+ = stablehlo\.optimization_barrier {first.group(1)}#0, %", text)
+    first = send and re.search(rf"(%\w+):(\d+) = stablehlo\.optimization_barrier {send.group(1)}, %[^\n]*", text)
+    second = first and re.search(rf"(%\w+):(\d+) = stablehlo\.optimization_barrier {first.group(1)}#0, %[^\n]*",
+                                 text)
     recv = second and re.search(rf"stablehlo\.custom_call @\w+_recv\({second.group(1)}#0\)", text)
-    return bool(recv) and "stablehlo.convolution" in text[first.end():second.start()]
+    return (bool(recv) and "stablehlo.convolution" in text[first.end():second.start()]
+            and int(second.group(2)) > int(first.group(2)) > 20 and "xui8>" in first.group(0))
 
 
 def test_pong_overlapped_xla_chunk_pins_send_update_recv(pong):
@@ -173,9 +176,10 @@ def test_pong_overlapped_xla_chunk_pins_send_update_recv(pong):
 
 
 def test_replay_buffer_is_not_copied_in_the_xla_chunk():
-    """Compiled here (CPU) with `compiler_options()`, the XLA-loop chunk never copies the frame buffer (without
-    the options it copies it twice: `python -m benchmarks --only buffer_copies`, which also runs on a GPU in
-    `python -m benchmarks.gpu`). The count is read from the compiled HLO, where a copy would show."""
+    """Compiled here (CPU) with `compiler_options()`, the XLA-loop chunk never copies the frame buffer, lock-step
+    or overlapped (`python -m benchmarks --only buffer_copies` counts them with and without the options, also on
+    a GPU in `python -m benchmarks.gpu`). The count is read from the compiled HLO, where a copy would show."""
     from benchmarks.pong import buffer_copies
-    (with_options,) = buffer_copies(variants=("with",))
-    assert with_options.value == 0 and with_options.params["options"] == "with compiler_options()"
+    counts = buffer_copies(variants=("with",))
+    assert [m.params["overlap"] for m in counts] == [False, True]
+    assert all(m.value == 0 and m.params["options"] == "with compiler_options()" for m in counts)

@@ -37,10 +37,10 @@ def runs(tmp_path_factory):
         out[loop] = base / loop
         extra = ["--video", "--save-buffer"] if loop == "xla" else ["--no-video"]
         assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *extra, "--out-dir", str(out[loop])]) == 0
-    for loop in ("host", "xla"):
+    for loop in ("host", "xla"):  # a target copy every 1024 env steps: two copies while learning
         out[loop, "overlap"] = base / f"{loop}-overlap"
-        assert main(["train", *TINY, "--loop", loop, "--overlap", "--no-video", "--out-dir",
-                     str(out[loop, "overlap"])]) == 0
+        assert main(["train", *TINY, "--loop", loop, "--overlap", "--target-update-frequency", "1024", "--no-video",
+                     "--out-dir", str(out[loop, "overlap"])]) == 0
     return out
 
 
@@ -93,8 +93,10 @@ def test_overlapped_host_loop_learns(runs):
 
 
 def test_overlapped_xla_loop_computes_the_overlapped_host_run(runs):
-    """The XLA loop's `--overlap` (envpool's send and recv around the updates) acts, stores and updates in the
-    overlapped host loop's order: the same games and the same parameters, bit for bit."""
+    """The XLA loop's `--overlap` (envpool's send and recv around the updates) acts, stores, updates and copies
+    the target in the overlapped host loop's order: the same games and the same parameters, bit for bit. (The
+    lock-step order draws the update's key before the act's, so an XLA loop that ignored `--overlap` would
+    sample other batches and differ.)"""
     host, xla = runs["host", "overlap"], runs["xla", "overlap"]
     assert rows(host / "metrics.csv") == rows(xla / "metrics.csv")
     assert (host / "params.msgpack").read_bytes() == (xla / "params.msgpack").read_bytes()

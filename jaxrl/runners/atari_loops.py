@@ -15,9 +15,10 @@ data-dependent loop or branch:
     blocks, each the update iteration (updates, target copy as a select) and a `lax.scan` of the block's
     acting iterations. Every loop has a fixed trip count; one program per (acting-only, blocks) plan.
     With `overlap`, the update iteration splits envpool's step into its `send` and `recv`: observe, act,
-    send the actions, update, receive the envs' output. Optimization barriers pin that order (XLA would
-    otherwise be free to run the update before the send or after the recv), so the envs step on envpool's
-    threads while the device updates, and acting is one update old exactly as in the overlapped host loop.
+    send the actions, update, receive the envs' output. Optimization barriers pin that order on GPUs (the
+    whole state passes one after the send and, updated, one before the recv; XLA would otherwise be free to
+    run parts of the update before the send or after the recv), so the envs step on envpool's threads while
+    the device updates, and acting is one update old exactly as in the overlapped host loop.
 """
 
 from __future__ import annotations
@@ -112,11 +113,11 @@ def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedul
             return handle, state, ts, metrics
         state, actions, metrics = acting_step(state, ts, i)
         handle = xla_send(handle, actions.reshape(-1))
-        handle, params = jax.lax.optimization_barrier((handle, state.params))  # the updates start after the send
-        state, metrics["loss"] = learn(state.replace(params=params), i * config.num_envs, copy)
-        handle, params = jax.lax.optimization_barrier((handle, state.params))  # the recv waits for the updates
+        handle, state = jax.lax.optimization_barrier((handle, state))  # the updates (sampling too) after the send
+        state, metrics["loss"] = learn(state, i * config.num_envs, copy)
+        handle, state, metrics = jax.lax.optimization_barrier((handle, state, metrics))  # the recv after all of it
         handle, ts = recv(handle)
-        return handle, state.replace(params=params), ts, metrics
+        return handle, state, ts, metrics
 
     def acting(carry, _):
         handle, state, ts, i = carry
