@@ -31,16 +31,18 @@ STEP_LOOPS = ("host", "overlap", "xla")  # with the updates off the XLA loop's o
 
 
 def pong_config(iterations: int, num_envs: int = 1, learn: bool = True, preset: str = "pong"):
-    """`preset`'s learner, chunks of `iterations` vectorized steps, learning from the second chunk on (or, without
-    `learn`, never in 100 chunks). The `pong` preset (the course's) runs `num_envs` envs per agent, each with
-    one update per env step and a 10k-transition buffer; another preset keeps its own envs, updates and buffer."""
+    """`preset`'s learner, chunks of `iterations` vectorized steps, learning from the second chunk's first
+    iteration on (so the XLA loop compiles two chunk plans, not three), or, without `learn`, never in 100 chunks.
+    The `pong` preset (the course's) runs `num_envs` envs per agent, each with one update per env step and a
+    10k-transition buffer; another preset keeps its own envs, updates and buffer."""
     cfg = get_preset(preset)
     if preset == "pong":
         cfg = cfg.replace(num_envs=num_envs, train_frequency=1, buffer_size=10_000 * num_envs)
     n = cfg.num_envs
     cfg = cfg.replace(log_frequency=iterations * n, eval_frequency=0, checkpoint_frequency=0,
                       total_steps=100 * iterations * n)
-    return cfg.replace(learning_starts=iterations * n if learn else 99 * iterations * n)
+    # Updates start after learning_starts + one block of env steps (`jaxrl.runners.atari.Schedule`).
+    return cfg.replace(learning_starts=iterations * n - cfg.steps_per_block if learn else 99 * iterations * n)
 
 
 def _loop_config(cfg, loop: str):
