@@ -64,6 +64,7 @@ def test_load_policy_acts_in_a_fresh_env(run_dir):
     (["train", "--no-such-flag", "1"], ""),
     (["train", "--env-id", "NotAnEnv-v0"], "nor an envpool Atari game (e.g. Pong-v5"),
     (["train", "--preset", "pong", "--total-steps", "1234"], "expected < total_steps (1234)"),
+    (["train", "--preset", "cartpole", "--overlap"], "--overlap is for envpool (Atari) runs"),
     (["fly"], "unknown command"),
 ])
 def test_bad_command_lines_exit_2(argv, message, capsys, tmp_path):

@@ -55,6 +55,9 @@ def _train(config: DQNConfig, opts, stop) -> int:
                          "(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM/Open MPI")
     if is_envpool_env(config.env_id):
         return train_envpool(config, opts, stop)
+    if config.overlap:
+        _usage_error("--overlap is for envpool (Atari) runs: a gymnax run steps its envs and updates inside one "
+                     "compiled program")
     if not opts.distributed:  # (a distributed run set its devices above)
         _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
