@@ -31,9 +31,9 @@ The Pong run gets the time left before `--deadline` (seconds from the start; def
 call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
 it stays on a warm machine between calls), is stopped with SIGTERM when its time is up or once it is solved, and
 checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
-whole call, then rewrites the curves. `--short` measures, in this order, the Pong loops (1 seed), their
-traces, `pong-fast` with 1 and 8 seeds, the CNN update, the buffer copies and the per-step costs, no part
-starting after 300 s, for a machine lent for minutes. `--tiny` shrinks everything (small sweeps, a tiny Pong
+whole call, then rewrites the curves. `--short` measures, in this order, the Pong loops (1 seed), the buffer
+copies (lock-step and overlapped chunks), the loops' traces, `pong-fast` with 1 and 8 seeds, the CNN update
+and the per-step costs, no part starting after 300 s, for a machine lent for minutes. `--tiny` shrinks everything (small sweeps, a tiny Pong
 config) so the whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
 
 torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
@@ -57,7 +57,7 @@ FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], 
 # CartPole sweep; no part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
 SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
          "fast_seeds": [1, 8], "fast_iterations": 50, "repeats": 3, "pong_args": [], "measure_seconds": 300,
-         "parts": ["pong_sps", "pong_trace", "pong_fast_sps", "update", "buffer_copies", "pong_step_us"]}
+         "parts": ["pong_sps", "buffer_copies", "pong_trace", "pong_fast_sps", "update", "pong_step_us"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "fast_seeds": [1, 2], "fast_iterations": 2,
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
