@@ -195,11 +195,11 @@ def bench_pong_fast_sps(seed_counts, iterations: int, repeats: int, loops=("xla"
     `seeds` agents at once to reach the env steps that solve Pong. `iterations`: vectorized steps per chunk.
     The buffer is nearly empty when timed; sampling costs the same at any fill (its mask spans every slot)."""
     out = []
+    steps = get_preset("pong-fast").num_envs * iterations * repeats  # timed env steps per agent
     for seeds in seed_counts:
         runners = {loop: _jaxrl_runner(loop, seeds, iterations, preset="pong-fast") for loop in loops}
         for loop, r in _interleaved(runners, repeats).items():
             value = float(np.median(r))
-            steps = get_preset("pong-fast").num_envs * iterations * repeats
             out.append(Measurement("pong_fast_sps", "jaxrl", {"preset": "pong-fast", "seeds": seeds, "loop": loop,
                                                               "timed_steps_per_seed": steps},
                                    value, "env_steps/s", repeats, spread_of(r), {"per_seed": value / seeds}))
