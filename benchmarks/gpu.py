@@ -1,6 +1,7 @@
 """The GPU protocol: everything worth measuring on a borrowed GPU, in one call of at most 10 minutes.
 
-    PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu [--out DIR] [--deadline S] [--tiny]
+    PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu [--out DIR] [--deadline S] [--tiny] [--short]
+                                                             [--preset P] [--train-args='...']
     PYTHONPATH=.gpu/site-packages:. python -m benchmarks.gpu --continue [--out DIR] [--deadline S]
 
 The first form runs, in this order, and writes at most 7 files into `--out` (default `$OUT`, else
@@ -31,10 +32,12 @@ The Pong run gets the time left before `--deadline` (seconds from the start; def
 call). It runs as `jaxrl train` in a child process writing to `--run-dir` (default `.gpu/pong-run`, git-ignored:
 it stays on a warm machine between calls), is stopped with SIGTERM when its time is up or once it is solved, and
 checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
-whole call, then rewrites the curves. `--short` measures, in this order, the Pong loops (1 seed), the buffer
+whole call, then rewrites the curves. `--train-args='--no-overlap'` (with `=`) passes more `jaxrl train` flags
+to the Pong run, on top of `--preset`. `--short` measures, in this order, the Pong loops (1 seed), the buffer
 copies (lock-step and overlapped chunks), the loops' traces, `pong-fast` with 1 and 8 seeds, the CNN update
-and the per-step costs, no part starting after 300 s, for a machine lent for minutes. `--tiny` shrinks everything (small sweeps, a tiny Pong
-config) so the whole protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
+and the per-step costs, no part starting after 300 s, for a machine lent for minutes. `--tiny` shrinks
+everything (small sweeps, a tiny Pong config) so the whole protocol runs on a CPU in a few minutes:
+`make gpu-rehearsal`.
 
 torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
 """
@@ -45,6 +48,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -148,7 +152,11 @@ def main(argv=None) -> int:
     p.add_argument("--short", action="store_true", help="the Pong loops only, for a machine lent for minutes")
     p.add_argument("--preset", default="pong-fast", help="the Pong run's preset (default %(default)s)")
     p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
+    p.add_argument("--train-args", default="", help="more `jaxrl train` flags for the Pong run, one string "
+                   "(--train-args='--no-overlap', with '='; not with --continue, which resumes the run's own config)")
     args = p.parse_args(argv)
+    if args.resume and args.train_args:
+        p.error("--train-args starts a run; --continue resumes one with its own config")
     t0 = time.perf_counter()
     from jaxrl.host.devices import prepare_process
     prepare_process()  # as `jaxrl train` runs
@@ -167,7 +175,7 @@ def main(argv=None) -> int:
     command = "python -m benchmarks.gpu " + " ".join(sys.argv[1:] if argv is None else argv)
     results_path = out / "gpu-protocol.json"
     doc = {"machine": machine(info), "command": command,
-           "mode": "tiny" if args.tiny else "short" if args.short else "full",
+           "mode": "continue" if args.resume else "tiny" if args.tiny else "short" if args.short else "full",
            "date": time.strftime("%Y-%m-%d"), "torch_device": torch_device(), "measurements": []}
     if args.resume:
         if not (args.run_dir / "checkpoint.msgpack").exists():
@@ -187,12 +195,14 @@ def main(argv=None) -> int:
         import shutil
         shutil.rmtree(args.run_dir)
     budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
-    pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"])
+    extra = shlex.split(args.train_args)
+    pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"]) + extra
     call = run_pong(args.run_dir, budget, args.resume, pong_args, t0, args.preset)
     calls.append(call)
     if args.run_dir.exists():
         calls_path.write_text(json.dumps(calls) + "\n")
-    curves = pong_curves(args.run_dir, out, calls, f"preset {args.preset}" + (" with tiny overrides" if args.tiny else ""))
+    label = " ".join([f"preset {args.preset}", *extra]) + (" with tiny overrides" if args.tiny else "")
+    curves = pong_curves(args.run_dir, out, calls, label)
     doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_steps", "game_returns", "progress")}
     if args.resume and results_path.exists():  # keep the first call's measurements beside the run
         doc["measurements"] = json.loads(results_path.read_text()).get("measurements", [])

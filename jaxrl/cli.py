@@ -60,7 +60,8 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
                      DIR/checkpoint.msgpack with DIR's own config (no other config flags allowed)
   --loop host|xla    envpool runs: envpool stepped from Python between jitted calls, or env.xla() inside
                      jitted lax.scan chunks (default for presets pong, pong-fast: xla)
-  --overlap          envpool runs: step the envs while the updates run (acting one update old; off by default)
+  --overlap          envpool runs: step the envs while the updates run (acting one update old; off by
+                     default, on in preset pong-fast: --no-overlap turns it off)
   --no-progress      no progress bar (off a terminal: a plain line every 30 s)
   --FIELD VALUE      any DQNConfig field, hyphenated, overriding the preset (listed below)
 """

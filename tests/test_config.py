@@ -53,6 +53,15 @@ def test_presets_are_valid_and_pong_is_the_course():
         get_preset("breakout")
 
 
+def test_pong_fast_overlaps_and_the_flag_turns_it_off():
+    """The `pong` preset keeps the course's lock-step order; `pong-fast` overlaps, and `--no-overlap` restores it."""
+    from jaxrl.cli import parse_train_args
+    assert not get_preset("pong").overlap and get_preset("pong-fast").overlap
+    assert parse_train_args(["--preset", "pong-fast"])[0].overlap
+    cfg = parse_train_args(["--preset", "pong-fast", "--no-overlap"])[0]
+    assert not cfg.overlap and cfg.replace(overlap=True) == get_preset("pong-fast")
+
+
 def test_derived_values_and_round_trip():
     cfg = DQNConfig(num_envs=8, train_frequency=2, total_steps=8000, learning_starts=800)
     assert (cfg.iterations_per_update_block, cfg.updates_per_block, cfg.steps_per_block) == (1, 4, 8)
