@@ -15,6 +15,8 @@ The first form runs, in this order, and writes at most 7 files into `--out` (def
                        and overlapped, torch_reference; 1 and 8 seeds
     pong_fast_sps      the `pong-fast` preset's learning env steps/s, 1 and 8 seeds at once, XLA loop lock-step
                        and overlapped (what bounds the time for 8 agents to reach the env steps that solve Pong)
+    pong_conv          one agent's learning env steps/s in the overlapped XLA loop with XLA's convolution and with
+                       im2col, presets pong and pong-fast (the choice of `conv_kernel` on this backend)
     pong_step_us       microseconds per env step with the updates off, each loop and envpool alone; 1 and 8 envs
     pong_trace         a profiler trace of one learning chunk of the host loop and of the XLA loop, lock-step and
                        overlapped (1 seed), per env step: wall time, busy time per thread (GPU streams, XLA
@@ -61,7 +63,8 @@ FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], 
 # CartPole sweep; no part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
 SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
          "fast_seeds": [1, 8], "fast_iterations": 50, "repeats": 3, "pong_args": [], "measure_seconds": 300,
-         "parts": ["pong_sps", "buffer_copies", "pong_trace", "pong_fast_sps", "update", "pong_step_us"]}
+         "parts": ["pong_sps", "buffer_copies", "pong_trace", "pong_fast_sps", "pong_conv", "update",
+                   "pong_step_us"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "fast_seeds": [1, 2], "fast_iterations": 2,
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
@@ -97,8 +100,8 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call.
     `out_dir`: where the trace part writes its raw XLA-loop traces."""
     from benchmarks import suite
-    from benchmarks.pong import (LOOPS, STEP_LOOPS, bench_pong_fast_sps, bench_pong_sps, bench_pong_step_us,
-                                 buffer_copies)
+    from benchmarks.pong import (LOOPS, STEP_LOOPS, bench_pong_conv, bench_pong_fast_sps, bench_pong_sps,
+                                 bench_pong_step_us, buffer_copies)
     from benchmarks.trace import bench_pong_trace
     device = torch_device()
     loops = LOOPS if xla_ok else ("host", "overlap")
@@ -111,6 +114,9 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
                                             loops=loops)),
         ("pong_fast_sps", lambda: bench_pong_fast_sps(s["fast_seeds"], s["fast_iterations"], s["repeats"],
                                                       xla_loops or ["host"])),
+        ("pong_conv", lambda: [m for preset, n in (("pong", s["pong_iterations"]), ("pong-fast", s["fast_iterations"]))
+                               for m in bench_pong_conv(n, s["repeats"], xla_loops[-1] if xla_loops else "host",
+                                                        preset)]),
         ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
                                                     [loop for loop in loops if loop in STEP_LOOPS])),
         ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], [loop for loop in loops if loop != "overlap"],

@@ -208,15 +208,15 @@ def bench_pong_fast_sps(seed_counts, iterations: int, repeats: int, loops=("xla"
     return out
 
 
-def bench_pong_conv(iterations: int, repeats: int) -> list[Measurement]:
-    """The host loop's learning SPS (one agent, the course's preset) with XLA's convolution and with im2col:
-    the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend. Interleaved."""
+def bench_pong_conv(iterations: int, repeats: int, loop: str = "host", preset: str = "pong") -> list[Measurement]:
+    """One agent's learning SPS in `loop` (one of `LOOPS`) with XLA's convolution and with im2col, `preset`'s
+    learner: the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend. Interleaved."""
     out = []
-    runners = {conv: _jaxrl_runner("host", 1, iterations, conv_impl=conv) for conv in ("xla", "im2col")}
+    runners = {conv: _jaxrl_runner(loop, 1, iterations, conv_impl=conv, preset=preset) for conv in ("xla", "im2col")}
     for conv, r in _interleaved(runners, repeats).items():
-        out.append(Measurement("pong_conv", "jaxrl", {"loop": "host", "seeds": 1, "conv": conv}, float(np.median(r)),
-                               "env_steps/s", repeats, spread_of(r)))
-        print(f"  pong_conv host loop, conv={conv}: {out[-1].value:,.1f} env steps/s", flush=True)
+        out.append(Measurement("pong_conv", "jaxrl", {"loop": loop, "preset": preset, "seeds": 1, "conv": conv},
+                               float(np.median(r)), "env_steps/s", repeats, spread_of(r)))
+        print(f"  pong_conv {loop} loop, {preset}, conv={conv}: {out[-1].value:,.1f} env steps/s", flush=True)
     return out
 
 

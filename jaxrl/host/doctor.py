@@ -175,8 +175,7 @@ def format_report(info: dict) -> str:
         f"({', '.join(info['device_kinds'])})",
         f"nvidia-smi: {'; '.join(info['nvidia_smi_gpus']) or 'no GPU (or no nvidia-smi)'}"
         + (f"  driver {info['nvidia_driver']}" if info["nvidia_driver"] else ""),
-        f"Nature CNN convolution kernel: {info['conv_kernel']}"
-        + (" (one agent's Pong host loop: XLA's own, at the top level)" if info["conv_kernel"] == "im2col" else ""),
+        f"Nature CNN convolution kernel: {info['conv_kernel']}",
         "envpool Pong-v5: " + ("ok" if info["envpool_pong"]["ok"] else f"NOT available ({info['envpool_pong']['error']})"),
         "env.xla() probe: " + ("not run" if probe["ok"] is None else
                                f"ok ({probe.get('seconds', 0):.1f} s, obs {probe.get('obs_shape')})" if probe["ok"]
