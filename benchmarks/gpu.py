@@ -36,10 +36,10 @@ it stays on a warm machine between calls), is stopped with SIGTERM when its time
 checkpoints then. `--continue` skips the measurements and resumes that run (`jaxrl train --resume`) for the
 whole call, then rewrites the curves. `--train-args='--no-overlap'` (with `=`) passes more `jaxrl train` flags
 to the Pong run, on top of `--preset`. `--short` measures, in this order, the Pong loops (1 seed), the buffer
-copies (lock-step and overlapped chunks), the loops' traces, `pong-fast` with 1 and 8 seeds, the CNN update
-and the per-step costs, no part starting after 300 s, for a machine lent for minutes. `--tiny` shrinks
-everything (small sweeps, a tiny Pong config) so the whole protocol runs on a CPU in a few minutes:
-`make gpu-rehearsal`.
+copies (lock-step and overlapped chunks), the loops' traces, `pong-fast` with 1 and 8 seeds, the two
+convolution kernels in the loop, the CNN update and the per-step costs, no part starting after 300 s, for
+a machine lent for minutes. `--tiny` shrinks everything (small sweeps, a tiny Pong config) so the whole
+protocol runs on a CPU in a few minutes: `make gpu-rehearsal`.
 
 torch is optional (the CPU rehearsal has none): without it the torch rows are left out and the JSON says so.
 """
@@ -114,9 +114,9 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
                                             loops=loops)),
         ("pong_fast_sps", lambda: bench_pong_fast_sps(s["fast_seeds"], s["fast_iterations"], s["repeats"],
                                                       xla_loops or ["host"])),
-        ("pong_conv", lambda: [m for preset, n in (("pong", s["pong_iterations"]), ("pong-fast", s["fast_iterations"]))
-                               for m in bench_pong_conv(n, s["repeats"], xla_loops[-1] if xla_loops else "host",
-                                                        preset)]),
+        ("pong_conv", lambda: [m for preset, n in (("pong", s["pong_iterations"]),
+                                                   ("pong-fast", s["fast_iterations"]))
+                               for m in bench_pong_conv(n, s["repeats"], (xla_loops or ["host"])[-1], preset)]),
         ("pong_step_us", lambda: bench_pong_step_us(s["pong_envs"], 8 * s["pong_iterations"], s["repeats"],
                                                     [loop for loop in loops if loop in STEP_LOOPS])),
         ("pong_trace", lambda: bench_pong_trace(s["pong_iterations"], [loop for loop in loops if loop != "overlap"],
@@ -188,6 +188,7 @@ def main(argv=None) -> int:
             print(f"{stamp(t0)} --continue: no checkpoint in {args.run_dir} (the machine went cold?): starting the "
                   "run anew", flush=True)
             args.resume = False
+            doc["mode"] = "continue, no checkpoint: a new run"
     elif not args.skip_measurements:
         def save(measurements):  # kept even if the call is cut short or the Pong run fails
             doc.update(measurements=measurements, measure_seconds=time.perf_counter() - t0)
