@@ -204,11 +204,13 @@ def main(argv=None) -> int:
     budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
     extra = shlex.split(args.train_args)
     pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"]) + extra
+    # What started the run names it, also when a later call resumes it (with this call's defaults).
+    label = calls[0]["label"] if calls and "label" in calls[0] else \
+        " ".join([f"preset {args.preset}", *extra]) + (" with tiny overrides" if args.tiny else "")
     call = run_pong(args.run_dir, budget, args.resume, pong_args, t0, args.preset)
-    calls.append(call)
+    calls.append({**call, "label": label})
     if args.run_dir.exists():
         calls_path.write_text(json.dumps(calls) + "\n")
-    label = " ".join([f"preset {args.preset}", *extra]) + (" with tiny overrides" if args.tiny else "")
     curves = pong_curves(args.run_dir, out, calls, label)
     doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_steps", "game_returns", "progress")}
     if args.resume and results_path.exists():  # keep the first call's measurements beside the run
