@@ -50,28 +50,29 @@ def _loop_config(cfg, loop: str):
     return cfg.replace(loop="xla" if loop.startswith("xla") else "host", overlap=loop.endswith("overlap"))
 
 
-def _setup(cfg, conv_impl: str | None = None):
+def _setup(cfg):
     """-> (learner, env, state, ts): `cfg`'s learner and agents (root key 0), an envpool of all their envs
     (seed 0), and its reset output split per agent (numpy, leaves `[S, E, ...]`)."""
-    from jaxrl.envs.envpool_env import make_envpool, reset_step
+    from jaxrl.envs.envpool_env import env_spec, make_envpool, reset_step
     from jaxrl.runners.atari import make_atari_learner, split_seeds
-    learner = make_atari_learner(cfg, 6, conv_impl=conv_impl)
+    learner = make_atari_learner(cfg, env_spec(cfg.env_id)[0])
     env = make_envpool(cfg.env_id, cfg.num_seeds * cfg.num_envs, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), cfg.num_seeds))
     return learner, env, state, split_seeds(reset_step(env.reset()[0]), cfg.num_seeds)
 
 
 def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
-                  conv_impl: str | None = None, preset: str = "pong"):
+                  preset: str = "pong", **fields):
     """-> (chunk, close): `chunk()` runs the loop's next chunk of `iterations` steps and returns its env steps
     per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
-    caches warm) before this returns; `close()` closes the env pool. `preset`, `num_envs`: `pong_config`'s."""
+    caches warm) before this returns; `close()` closes the env pool. `preset`, `num_envs`: `pong_config`'s;
+    `fields`: more `DQNConfig` fields (`conv`, `compute_dtype`)."""
     from jaxrl.runners.atari import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
-    cfg = _loop_config(pong_config(iterations, num_envs, learn, preset), loop).replace(num_seeds=seeds)
+    cfg = _loop_config(pong_config(iterations, num_envs, learn, preset), loop).replace(num_seeds=seeds, **fields)
     num_envs = cfg.num_envs
-    learner, env, state, ts = _setup(cfg, conv_impl)
+    learner, env, state, ts = _setup(cfg)
     schedule = Schedule(cfg)
     if cfg.loop == "xla":
         handle = env.xla()[0]
@@ -212,7 +213,7 @@ def bench_pong_conv(iterations: int, repeats: int, loop: str = "host", preset: s
     """One agent's learning SPS in `loop` (one of `LOOPS`) with XLA's convolution and with im2col, `preset`'s
     learner: the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend. Interleaved."""
     out = []
-    runners = {conv: _jaxrl_runner(loop, 1, iterations, conv_impl=conv, preset=preset) for conv in ("xla", "im2col")}
+    runners = {conv: _jaxrl_runner(loop, 1, iterations, preset=preset, conv=conv) for conv in ("xla", "im2col")}
     for conv, r in _interleaved(runners, repeats).items():
         out.append(Measurement("pong_conv", "jaxrl", {"loop": loop, "preset": preset, "seeds": 1, "conv": conv},
                                float(np.median(r)), "env_steps/s", repeats, spread_of(r)))

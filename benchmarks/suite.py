@@ -20,29 +20,39 @@ SWEEP_CONFIG = get_preset("cartpole").replace(batch_size=128, train_frequency=1,
 
 
 # ----------------------------------------------------------------------------------------------- FLOPs
-def forward_macs(config: DQNConfig, obs_shape, num_actions: int) -> int:
-    """Multiply-accumulates of one forward pass for one observation, from the network's shapes."""
+def layer_macs(config: DQNConfig, obs_shape, num_actions: int) -> list[int]:
+    """Multiply-accumulates of each layer (input first) of one forward pass for one observation, from the
+    network's shapes."""
     from jaxrl.agents.networks import make_network
     net = make_network(config, num_actions, obs_shape)
     params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), jnp.float32))["params"]
-    macs, spatial = 0, obs_shape[:2] if len(obs_shape) == 3 else None
+    macs, spatial = [], obs_shape[:2] if len(obs_shape) == 3 else None
     for part in ("torso", "head"):
         for name, leaves in params[part].items():
             k = leaves["kernel"].shape
             if len(k) == 4:  # Nature CNN convs, VALID padding: strides 4, 2, 1
                 stride = {"conv_0": 4, "conv_1": 2, "conv_2": 1}[name]
                 spatial = tuple((d - k[0]) // stride + 1 for d in spatial)
-                macs += spatial[0] * spatial[1] * k[0] * k[1] * k[2] * k[3]
+                macs.append(spatial[0] * spatial[1] * k[0] * k[1] * k[2] * k[3])
             else:
-                macs += k[0] * k[1]
+                macs.append(k[0] * k[1])
     return macs
 
 
-def update_flops(config: DQNConfig, macs: int) -> float:
-    """FLOPs of one DQN update: forwards on s (online), s' (target, and online for double DQN), and a
-    backward pass of about twice the online forward on s."""
+def forward_macs(config: DQNConfig, obs_shape, num_actions: int) -> int:
+    """Multiply-accumulates of one forward pass for one observation."""
+    return sum(layer_macs(config, obs_shape, num_actions))
+
+
+def update_flops(config: DQNConfig, macs: int, first_layer_macs: int = 0) -> float:
+    """FLOPs of the matmuls and convolutions of one DQN update (`2 * MACs`): the online forward pass over s
+    (and s' for double DQN: one call over 2B rows), the target's over s', and the backward pass over the B rows
+    of s: a weight gradient for every layer and an input gradient for every layer but the first (the
+    observations need none). Equal for one online call over [s; s'] and for two calls over s and s' (the
+    backward products of the one call run over the s rows only, `jaxrl.agents.layers`). A dueling head's two
+    streams are in `macs`; the optimizer, the loss and the replay's gathers are not counted."""
     forwards = 2 + (1 if config.double_dqn else 0)
-    return 2.0 * config.batch_size * macs * (forwards + 2)
+    return 2.0 * config.batch_size * (macs * (forwards + 1) + (macs - first_layer_macs))
 
 
 # ----------------------------------------------------------------------------------------------- matmul peak
@@ -163,8 +173,8 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict,
         obs_shape, torch_shape, actions = ((4,), (4,), 2) if net == "mlp" else ((84, 84, 4), (4, 84, 84), 6)
         for batch in batches:
             cfg = get_preset("cartpole" if net == "mlp" else "pong").replace(batch_size=batch, network=net)
-            macs = forward_macs(cfg, obs_shape, actions)
-            flops = update_flops(cfg, macs)
+            per_layer = layer_macs(cfg, obs_shape, actions)
+            flops = update_flops(cfg, sum(per_layer), per_layer[0])
             rng = np.random.default_rng(0)
             dtype = np.float32 if net == "mlp" else np.uint8
             obs = (rng.normal(size=(2, batch, *obs_shape)) * (1 if net == "mlp" else 80)).astype(dtype)
@@ -174,7 +184,7 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict,
                               jnp.asarray(rng.random((2, batch)) < 0.1))
             tr = jax.tree_util.tree_map(lambda x: x[0], pool)
             for conv_impl in (("im2col", "xla") if net == "cnn" else ("auto",)):
-                agent = make_agent(cfg, actions, obs_shape, conv_impl=conv_impl)
+                agent = make_agent(cfg.replace(conv=conv_impl), actions, obs_shape)
                 params = agent.network.init(jax.random.PRNGKey(0), tr.obs[:1])
                 opt_state = agent.optimizer.init(params)
 

@@ -81,8 +81,9 @@ def test_checker_finds_a_cpu_only_call():
 
 
 def test_kernels_per_backend():
-    assert conv_kernel("cpu") == "im2col"
+    assert conv_kernel("cpu") == conv_kernel("cpu", 8) == "im2col"
     assert conv_kernel("gpu") == conv_kernel("cuda") == "xla"
+    assert conv_kernel("cuda", 2) == conv_kernel("cuda", 16) == "im2col"  # no grouped convolution
     assert search_method("cpu") == "scan"
     assert search_method("gpu") == search_method("cuda") == "scan_unrolled"
 
@@ -103,7 +104,7 @@ def pong():
     from jaxrl.envs.envpool_env import make_envpool, reset_step
     cfg = get_preset("pong").replace(num_envs=2, train_frequency=1, buffer_size=1000, learning_starts=100,
                                      total_steps=10_000, log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
-    learner = make_atari_learner(cfg, 6, conv_impl=conv_kernel("cuda"), search=search_method("cuda"))
+    learner = make_atari_learner(cfg.replace(conv=conv_kernel("cuda", 1), replay_search=search_method("cuda")), 6)
     env = make_envpool(cfg.env_id, 2, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
     ts = split_seeds(reset_step(env.reset()[0]), 1)
@@ -126,7 +127,7 @@ def test_pong_host_steps_lower_for_cuda_without_data_dependent_control_flow(pong
     for program in steps.learn.values():
         assert assert_no_data_dependent_control_flow(lower(program, state, np.int32(0))) == 0
     from jaxrl.runners.atari import make_atari_learner
-    cpu_search = HostSteps(make_atari_learner(schedule.config, 6, conv_impl="xla", search="scan"))
+    cpu_search = HostSteps(make_atari_learner(schedule.config.replace(replay_search="scan"), 6))
     assert assert_no_data_dependent_control_flow(lower(cpu_search.learn[False], state, np.int32(0))) >= 1
 
 

@@ -166,7 +166,7 @@ def test_optimizer_clips_before_adam():
 def test_im2col_conv_matches_xla(size, channels, kernel, stride):
     """im2col_conv on its two paths (space-to-depth where the stride divides the kernel, shifted views
     otherwise), odd sizes whose last rows/columns no output reads included: XLA's VALID convolution."""
-    from jaxrl.agents.networks import im2col_conv
+    from jaxrl.agents.layers import im2col_conv
     kx, kk = jax.random.split(jax.random.PRNGKey(size))
     x = jax.random.normal(kx, (2, size, size + 1, channels), F32)
     w = jax.random.normal(kk, (kernel, kernel, channels, 5), F32)
@@ -182,10 +182,10 @@ def test_conv_kernels_agree():
     convolution: same Q-values and gradients. The parameters are drawn so that no pre-activation lies within
     2e-6 of a ReLU's kink (the kernels' float32 rounding differs by about 1e-6 there, and a unit on the other
     side of the kink changes a gradient by percents, not rounding)."""
-    from jaxrl.agents.networks import Conv2D
+    from jaxrl.agents.layers import Conv2D
     cfg = DQNConfig(network="cnn", dueling=True)
     x = jax.random.randint(jax.random.PRNGKey(3), (4, 84, 84, 4), 0, 256).astype(jnp.uint8)
-    nets = [make_network(cfg, 6, (84, 84, 4), conv_impl=impl) for impl in ("im2col", "xla")]
+    nets = [make_network(cfg.replace(conv=impl), 6, (84, 84, 4)) for impl in ("im2col", "xla")]
     params = nets[0].init(jax.random.PRNGKey(3), x)
     _, pre = nets[1].apply(params, x, capture_intermediates=lambda m, _: isinstance(m, Conv2D), mutable="intermediates")
     assert min(float(jnp.abs(z).min()) for z in jax.tree_util.tree_leaves(pre)) > 2e-6
@@ -195,5 +195,7 @@ def test_conv_kernels_agree():
     grads = [jax.grad(lambda p, n=n: jnp.sum(n.apply(p, x) ** 2))(params) for n in nets]
     for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
         assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b))
+    with pytest.raises(ValueError, match="conv"):
+        cfg.replace(conv="fft").validate()
     with pytest.raises(ValueError, match="impl"):
-        make_network(cfg, 6, (84, 84, 4), conv_impl="fft").init(jax.random.PRNGKey(0), x)
+        Conv2D(8, 3, 1, impl="fft").init(jax.random.PRNGKey(0), x)

@@ -69,20 +69,23 @@ def guard_update(update: Callable) -> Callable:
     return guarded
 
 
-def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, conv_impl: str = "auto",
-               hparams: Optional[HParams] = None) -> Agent:
+def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optional[HParams] = None) -> Agent:
     """Network, optimizer and the jittable DQN update for a config (env-independent). `hparams`: traced
     values of learning rate and gamma (a grid sweep); default: the config's, as constants."""
     hp = hparams_of(config) if hparams is None else hparams
-    network = make_network(config, num_actions, obs_shape, conv_impl=conv_impl)
+    network = make_network(config, num_actions, obs_shape)
     optimizer = make_optimizer(config, hp.learning_rate)
 
     def loss_fn(params, target_params, batch: Transition):
         """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
-        out_tm1 = network.apply(params, batch.obs)
-        # The targets' online pass is its own, without gradient: one pass over [s_{t-1}; s_t] would carry the
-        # backward pass over 2B examples instead of B (a 1.6x slower Nature-CNN update on 2 CPU cores).
-        out_t_online = network.apply(jax.lax.stop_gradient(params), batch.next_obs) if config.double_dqn else None
+        if config.double_dqn:
+            # One online pass over [s_{t-1}; s_t]; only the s_{t-1} rows carry a gradient (`grad_rows`), so the
+            # backward products run over B rows, not 2B (`jaxrl.agents.layers`).
+            b = batch.obs.shape[0]
+            out = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs]), grad_rows=b)
+            out_tm1, out_t_online = out[:b], jax.lax.stop_gradient(out[b:])
+        else:
+            out_tm1, out_t_online = network.apply(params, batch.obs), None
         out_t_target = network.apply(target_params, batch.next_obs)
         if batch.discount is None:
             discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))

@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.layers import Conv2D, Dense, as_dtype
 from jaxrl.config import DQNConfig
 
 
@@ -22,85 +23,39 @@ def _as_float(x):
 
 
 class MLPTorso(nn.Module):
-    """ReLU MLP. `x: [B, D] -> [B, hidden_sizes[-1]]`."""
+    """ReLU MLP. `x: [B, D] -> [B, hidden_sizes[-1]]` (activations in `compute_dtype`)."""
 
     hidden_sizes: Sequence[int]
+    compute_dtype: str = "float32"
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, grad_rows: int | None = None):
         x = _as_float(x.reshape((x.shape[0], -1)))
         for i, width in enumerate(self.hidden_sizes):
-            x = nn.relu(nn.Dense(width, name=f"dense_{i}")(x))
+            x = _activation(Dense(width, self.compute_dtype, name=f"dense_{i}")(x, grad_rows), self.compute_dtype)
         return x
 
 
-def im2col_conv(x, kernel, stride: int):
-    """VALID 2-D convolution as matmuls. `x: [B, H, W, C]`, `kernel: [kh, kw, C, O]` (HWIO) -> `[B, Ho, Wo, O]`.
-    Same result as `lax.conv_general_dilated` up to float32 summation order.
-
-    Stride 1: the `kh * kw` shifted views concatenated on the channel axis (`[B, Ho, Wo, kh * kw * C]`), one
-    matmul. A stride `s` that divides the kernel first regroups each `s x s` block of pixels into channels
-    (space-to-depth, `[B, H/s, W/s, s * s * C]`): the conv is then a stride-1 `(kh/s) x (kw/s)` one, whose
-    views are `s * s * C` channels wide. The Nature CNN's first layer (8x8, stride 4, 4 channels) so copies 4
-    views of 64 channels instead of 64 views of 4: on XLA:CPU that concatenation took 3-7 ms of a 20 ms
-    update (batch 32). An integer `x` gives integer patches, cast to the kernel's dtype for the matmul."""
-    kh, kw, c, o = kernel.shape
-    b, h, w, _ = x.shape
-    ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
-    s = stride
-    if s > 1 and kh % s == 0 and kw % s == 0:
-        hb, wb = ho - 1 + kh // s, wo - 1 + kw // s  # the blocks the output reads
-        x = x[:, :hb * s, :wb * s].reshape(b, hb, s, wb, s, c).transpose(0, 1, 3, 2, 4, 5)
-        kernel = kernel.reshape(kh // s, s, kw // s, s, c, o).transpose(0, 2, 1, 3, 4, 5)
-        return im2col_conv(x.reshape(b, hb, wb, s * s * c), kernel.reshape(kh // s, kw // s, s * s * c, o), 1)
-    cols = [x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] for i in range(kh) for j in range(kw)]
-    return jnp.concatenate(cols, axis=-1).astype(kernel.dtype) @ kernel.reshape(kh * kw * c, o)
+def _activation(y, compute_dtype: str):
+    """ReLU of a layer's float32 output, stored in `compute_dtype` (the next product's input); float32 keeps the
+    output's own dtype (float64 in x64 tests)."""
+    dtype = as_dtype(compute_dtype)
+    return nn.relu(y) if dtype == jnp.float32 else nn.relu(y).astype(dtype)
 
 
-class Conv2D(nn.Module):
-    """VALID conv with `nn.Conv`'s parameters (`kernel` HWIO, lecun-normal; `bias` zeros) and two kernels:
+def conv_kernel(backend: str | None = None, num_seeds: int = 1) -> str:
+    """The kernel `conv="auto"` runs for `num_seeds` agents in one program on `backend` (default: JAX's):
 
-    * `impl="xla"`: `lax.conv_general_dilated` (cuDNN on GPU);
-    * `impl="im2col"`: strided slices + one matmul. On XLA:CPU (jax 0.10) the native convolution's backward
-      pass runs 4-20x slower inside a `lax.scan`/`while` body than at top level; im2col keeps it to matmuls;
-    * `impl="auto"`: im2col on the CPU backend, xla elsewhere.
-
-    The layer computes `conv(x / input_divisor)`; an integer `x` (uint8 frames) is cast to float32 first,
-    except under im2col, whose patches are built from the integers (a quarter of the bytes to copy) and cast
-    once, the divisor folded into the kernel.
-    """
-
-    features: int
-    kernel_size: int
-    stride: int
-    impl: str = "auto"
-    input_divisor: float = 1.0
-
-    @nn.compact
-    def __call__(self, x):
-        k = self.kernel_size
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        impl = self.impl if self.impl != "auto" else conv_kernel()
-        integer_patches = impl == "im2col" and not jnp.issubdtype(x.dtype, jnp.floating)
-        if not integer_patches:
-            x = _as_float(x)
-            x = x if self.input_divisor == 1.0 else x / self.input_divisor
-        dtype = jnp.float32 if integer_patches else x.dtype
-        kernel, bias = kernel.astype(dtype), bias.astype(dtype)
-        if impl == "im2col":
-            y = im2col_conv(x, kernel if not integer_patches else kernel / self.input_divisor, self.stride)
-        elif impl == "xla":
-            y = jax.lax.conv_general_dilated(x, kernel, (self.stride, self.stride), "VALID",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        else:
-            raise ValueError(f"Conv2D impl={self.impl!r}: expected 'auto', 'im2col' or 'xla'")
-        return y + bias.reshape((1, 1, 1, -1))
-
-
-def conv_kernel(backend: str | None = None) -> str:
-    """The kernel `Conv2D(impl="auto")` runs on `backend` (default: JAX's): "im2col" on CPU, "xla" elsewhere."""
-    return "im2col" if (backend or jax.default_backend()) == "cpu" else "xla"
+    * CPU: "im2col". XLA:CPU's native convolution runs its backward pass 4-20x slower inside a `lax.scan` or
+      `while` body than at top level (docs/performance.md); im2col keeps it to matmuls.
+    * other backends, more than one seed: "im2col". Vmapped over seeds, XLA's convolution is a grouped one
+      (`feature_group_count = S`, the weight gradient `batch_group_count = S`), which runs far below dense
+      speed on CUDA (jax issues #26568, #13800); im2col's matmuls take the seed axis as a batch dimension.
+    * other backends, one seed: "xla" (cuDNN).
+    Measured by the GPU protocol's `seed_scaling` part (benchmarks/results/)."""
+    if (backend or jax.default_backend()) == "cpu" or num_seeds > 1:
+        return "im2col"
+    return "xla"
 
 
 class NatureCNNTorso(nn.Module):
@@ -111,20 +66,22 @@ class NatureCNNTorso(nn.Module):
     """
 
     normalize_image: bool = True
-    conv_impl: str = "auto"
+    conv: str = "im2col"
+    compute_dtype: str = "float32"
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, grad_rows: int | None = None):
         for i, (features, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
             divisor = 255.0 if i == 0 and self.normalize_image else 1.0  # the first layer scales the pixels
-            x = nn.relu(Conv2D(features, kernel, stride, self.conv_impl, divisor, name=f"conv_{i}")(x))
+            layer = Conv2D(features, kernel, stride, self.conv, divisor, self.compute_dtype, name=f"conv_{i}")
+            x = _activation(layer(x, grad_rows), self.compute_dtype)
         return x.reshape((x.shape[0], -1))
 
 
-def _stream(x, hidden_sizes, out, prefix):
+def _stream(x, hidden_sizes, out, prefix, compute_dtype, grad_rows):
     for i, width in enumerate(hidden_sizes):
-        x = nn.relu(nn.Dense(width, name=f"{prefix}_hidden_{i}")(x))
-    return nn.Dense(out, name=f"{prefix}_out")(x)
+        x = _activation(Dense(width, compute_dtype, name=f"{prefix}_hidden_{i}")(x, grad_rows), compute_dtype)
+    return Dense(out, compute_dtype, name=f"{prefix}_out")(x, grad_rows)
 
 
 class QHead(nn.Module):
@@ -134,10 +91,12 @@ class QHead(nn.Module):
     num_actions: int
     hidden_sizes: Sequence[int] = ()
     num_atoms: int = 1
+    compute_dtype: str = "float32"
 
     @nn.compact
-    def __call__(self, features):
-        out = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "q")
+    def __call__(self, features, grad_rows: int | None = None):
+        out = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "q", self.compute_dtype,
+                      grad_rows)
         return out if self.num_atoms == 1 else out.reshape((*out.shape[:-1], self.num_actions, self.num_atoms))
 
 
@@ -151,11 +110,13 @@ class DuelingHead(nn.Module):
     num_actions: int
     hidden_sizes: Sequence[int] = ()
     num_atoms: int = 1
+    compute_dtype: str = "float32"
 
     @nn.compact
-    def __call__(self, features):
-        value = _stream(features, self.hidden_sizes, self.num_atoms, "value")
-        advantage = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "advantage")
+    def __call__(self, features, grad_rows: int | None = None):
+        value = _stream(features, self.hidden_sizes, self.num_atoms, "value", self.compute_dtype, grad_rows)
+        advantage = _stream(features, self.hidden_sizes, self.num_actions * self.num_atoms, "advantage",
+                            self.compute_dtype, grad_rows)
         if self.num_atoms == 1:
             return dueling_aggregate(value, advantage)
         value = value.reshape((*value.shape[:-1], 1, self.num_atoms))
@@ -182,13 +143,14 @@ def q_values(config: DQNConfig, output):
 
 
 class QNetwork(nn.Module):
-    """Torso + head. `obs: [B, *obs_shape] -> q: [B, A]`."""
+    """Torso + head. `obs: [B, *obs_shape] -> q: [B, A]` (float32). `grad_rows`: only the first `grad_rows`
+    rows of the output will carry a gradient (`jaxrl.agents.layers`)."""
 
     torso: nn.Module
     head: nn.Module
 
-    def __call__(self, obs):
-        return self.head(self.torso(obs))
+    def __call__(self, obs, grad_rows: int | None = None):
+        return self.head(self.torso(obs, grad_rows), grad_rows)
 
 
 # The smallest image the Nature CNN's VALID convs (8x8/4, 4x4/2, 3x3/1) leave at least one output pixel of.
@@ -207,17 +169,23 @@ def resolve_network_kind(config: DQNConfig, obs_shape: Sequence[int]) -> str:
     return "cnn" if _fits_nature_cnn(obs_shape) else "mlp"
 
 
-def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int], *,
-                 conv_impl: str = "auto") -> QNetwork:
-    """The Q-network a config asks for. CNN heads carry the Nature fc-512 layer; `conv_impl` see `Conv2D`."""
+def resolve_conv(config: DQNConfig, backend: str | None = None) -> str:
+    """`config.conv`, or for "auto" `conv_kernel(backend, config.sweep_size)`."""
+    return config.conv if config.conv != "auto" else conv_kernel(backend, config.sweep_size)
+
+
+def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) -> QNetwork:
+    """The Q-network a config asks for: its torso, head, convolution kernel (`resolve_conv`) and compute dtype.
+    CNN heads carry the Nature fc-512 layer."""
     kind = resolve_network_kind(config, obs_shape)
+    dtype = config.compute_dtype
     if kind == "cnn":
         if not _fits_nature_cnn(obs_shape):
             raise ValueError(f"DQNConfig.network='cnn' needs image observations [H, W, C] of at least "
                              f"{NATURE_CNN_MIN_SIZE}x{NATURE_CNN_MIN_SIZE}, got {tuple(obs_shape)}: use --network mlp")
-        torso, head_hidden = NatureCNNTorso(config.normalize_image, conv_impl), (512,)
+        torso, head_hidden = NatureCNNTorso(config.normalize_image, resolve_conv(config), dtype), (512,)
     else:
-        torso, head_hidden = MLPTorso(tuple(config.hidden_sizes)), ()
+        torso, head_hidden = MLPTorso(tuple(config.hidden_sizes), dtype), ()
     head_cls = DuelingHead if config.dueling else QHead
     atoms = config.num_atoms if config.distributional else 1
-    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden, atoms))
+    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden, atoms, dtype))

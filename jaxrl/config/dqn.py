@@ -19,6 +19,9 @@ OPTIMIZERS = ("adam", "rmsprop")
 EPSILON_SCHEDULES = ("exponential", "linear")
 NETWORKS = ("auto", "mlp", "cnn")
 LOOPS = ("host", "xla")
+CONV_KERNELS = ("auto", "xla", "im2col")
+COMPUTE_DTYPES = ("float32", "bfloat16")
+REPLAY_SEARCHES = ("auto", "scan", "scan_unrolled", "sort", "compare_all")
 TRACED_FIELDS = ("learning_rate", "gamma", "egreedy", "egreedy_final", "egreedy_decay", "target_update_frequency")
 """Hyperparameters that are traced values in the compiled program, so a grid over them is one program."""
 
@@ -68,6 +71,17 @@ class DQNConfig:
     """Hidden layer widths of the MLP torso (ignored by the CNN)."""
     normalize_image: bool = True
     """Divide uint8 pixels by 255 inside the network (frames are stored as uint8)."""
+    conv: str = "auto"
+    """The CNN's convolution kernel: `xla` (`lax.conv_general_dilated`: cuDNN on a GPU, and a grouped
+    convolution when vmapped over seeds), `im2col` (strided slices and one matmul; vmapped over seeds, one
+    seed-batched matmul), or `auto`: chosen per backend and seed count (`jaxrl.agents.networks.conv_kernel`)."""
+    compute_dtype: str = "float32"
+    """`float32`, or `bfloat16`: the inputs of every matmul and convolution and the stored activations in
+    bfloat16, accumulated in float32; params, optimizer state, Q-values, targets, the loss, the gradient clamp and
+    the priorities stay float32."""
+    replay_search: str = "auto"
+    """How the frame replay draws its uniform samples (`jnp.searchsorted`'s method; every method draws the same
+    slots): `auto` = a loop on the CPU, unrolled elsewhere (`jaxrl.replay.frames.search_method`)."""
 
     egreedy: float = 0.9
     """Initial epsilon (the course's `egreedy`)."""
@@ -239,6 +253,9 @@ class DQNConfig:
         choice(self, "loss", LOSSES)
         choice(self, "optimizer", OPTIMIZERS)
         choice(self, "network", NETWORKS)
+        choice(self, "conv", CONV_KERNELS)
+        choice(self, "compute_dtype", COMPUTE_DTYPES)
+        choice(self, "replay_search", REPLAY_SEARCHES)
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
             fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
         choice(self, "loop", LOOPS)
@@ -269,30 +286,6 @@ class DQNConfig:
         return self
 
     def validate_envpool(self, num_devices: int = 1) -> "DQNConfig":
-        """`validate()` plus what the chunked envpool loops need: every period a multiple of the chunk, and
-        the agents split evenly over `num_devices`."""
-        self.validate()
-        if self.grid:
-            fail("grid", self.grid, "empty for envpool runs (grids are one-program gymnax sweeps; use --num-seeds)")
-        if num_devices > 1 and self.loop == "xla":
-            fail("loop", self.loop, f"'host' with {num_devices} devices: envpool's XLA ops cannot be partitioned "
-                  "across devices (XLA's SPMD partitioner rejects their side effects)")
-        rows = self.buffer_size // self.num_envs  # frame-buffer rows per env; a stack needs 4 of them
-        if self.n_step > rows - 4:
-            fail("n_step", self.n_step, f"<= buffer_size / num_envs - 4 = {rows - 4} (an n-step window of 4-frame "
-                  "stacks must fit in the frame buffer)")
-        if self.seed > 2**31 - 2 * 10**6 - 1:  # envpool seeds are int32; evaluations add up to 10**6
-            fail("seed", self.seed, f"< {2**31 - 2 * 10**6:,} for envpool runs (envpool seeds are int32)")
-        if self.num_seeds % num_devices:
-            fail("num_seeds", self.num_seeds, f"a multiple of the {num_devices} visible devices (each device owns "
-                  "an equal slice of the agents and of the envpool)")
-        if self.log_frequency % self.steps_per_block:
-            fail("log_frequency", self.log_frequency,
-                  f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block}")
-        for name in ("eval_frequency", "checkpoint_frequency", "total_steps"):
-            if getattr(self, name) % self.log_frequency:
-                fix = math.gcd(self.total_steps, self.eval_frequency, self.checkpoint_frequency, self.log_frequency)
-                hint = (f": pass --log-frequency {fix}" if fix % self.steps_per_block == 0 and fix >= 1000 else
-                        " (--log-frequency sets the chunk: env steps per agent between progress lines)")
-                fail(name, getattr(self, name), f"a multiple of log_frequency ({self.log_frequency}){hint}")
-        return self
+        """`validate()` plus what the chunked envpool loops need (`jaxrl.config.envpool_checks`)."""
+        from jaxrl.config.envpool_checks import validate_envpool
+        return validate_envpool(self.validate(), num_devices)

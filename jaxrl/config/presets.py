@@ -69,6 +69,13 @@ PRESETS["pong-fast"] = PRESETS["pong"].replace(
     num_envs=8, train_frequency=4, batch_size=128, target_update_frequency=4_000, n_step=3, total_steps=1_000_000,
     overlap=True)
 
+# Eight Pong agents in one program on one GPU (a sweep over seeds): `pong-fast`'s learner for each agent, unchanged
+# (8 envs, batch 128 every 4 env steps: 32 sampled transitions per env step, the replay ratio with which
+# `pong-fast` solved Pong three times out of three), 8 seeds, so one envpool of 64 envs; the products in
+# bfloat16, and im2col's seed-batched matmuls (`conv="auto"` on a GPU with more than one seed) instead of
+# the grouped convolution that vmapping cuDNN's gives. Measured in benchmarks/results/gpu-h200-*-seeds/.
+PRESETS["pong-sweep"] = PRESETS["pong-fast"].replace(num_seeds=8, compute_dtype="bfloat16")
+
 # Rainbow parts on CartPole: double + dueling + prioritized replay + 3-step returns + C51 (noisy nets left out).
 # Values in [0, 100]: returns of +1 per step discounted by 0.99 stay below 1 / (1 - 0.99).
 PRESETS["rainbow"] = PRESETS["cartpole"].replace(

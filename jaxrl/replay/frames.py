@@ -34,6 +34,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.agents.types import Transition
+from jaxrl.config.dqn import REPLAY_SEARCHES
 
 
 @struct.dataclass
@@ -69,7 +70,7 @@ class FrameBuffer(NamedTuple):
     bytes_per_row: int
 
 
-SEARCH_METHODS = ("scan", "scan_unrolled", "sort", "compare_all")  # `jnp.searchsorted`'s
+SEARCH_METHODS = REPLAY_SEARCHES[1:]  # `jnp.searchsorted`'s methods (`DQNConfig.replay_search` adds "auto")
 
 
 def search_method(backend: str | None = None) -> str:

@@ -101,17 +101,14 @@ def nhwc(obs):
     return jnp.moveaxis(obs, -3, -1)
 
 
-def make_atari_learner(config: DQNConfig, num_actions: int, *, conv_impl: str | None = None,
-                       search: str | None = None) -> AtariLearner:
-    """`conv_impl`: the CNN's convolution (default "auto", `jaxrl.agents.networks.conv_kernel`: im2col on the
-    CPU, in both loops and for any number of seeds, XLA's own elsewhere); `search`: the replay's binary search
-    (default "auto", `jaxrl.replay.frames.search_method`: a loop on the CPU, unrolled elsewhere)."""
+def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
+    """The learner of `config` (its convolution kernel, compute dtype and replay search among the fields)."""
     num_envs = config.num_envs
     obs_shape = (*FRAME_SHAPE, STACK)
-    agent = make_agent(config, num_actions, obs_shape, conv_impl=conv_impl or "auto")
+    agent = make_agent(config, num_actions, obs_shape)
     network = agent.network
     buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
-                               sample_batch_size=config.batch_size, search=search or "auto")
+                               sample_batch_size=config.batch_size, search=config.replay_search)
     replay = make_replay(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
                          prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(config)
