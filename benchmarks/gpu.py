@@ -56,21 +56,63 @@ import time
 from pathlib import Path
 
 from benchmarks.pong_run import pong_curves, run_pong, stamp
+SEED_SCALING = ["env_ceiling", "matmul_peak", "seed_update", "seed_sps"]  # benchmarks.seed_scaling, in this order
+SCALING = {"env_counts": [8, 16, 32, 64, 128], "env_seconds": 1.0, "matmul_n": 8192, "update_seeds": [1, 8, 16],
+           "update_steps": 20, "scaling_seeds": [1, 2, 4, 8, 16], "scaling_iterations": 50}
 FULL = {"cnn_batches": [32, 128, 512], "cnn_updates": 50, "pong_seeds": [1, 8], "pong_iterations": 200, "pong_envs": [1, 8],
         "fast_seeds": [1, 8], "fast_iterations": 100,
-        "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": []}
+        "sweep_seeds": [1, 16, 256, 1024, 4096], "sweep_steps": 5000, "repeats": 3, "pong_args": [], **SCALING}
 # A call on a machine lent for only a few minutes: the Pong loops first, one seed count (pong-fast: 1 and 8), no
 # CartPole sweep; no part starts after `measure_seconds`, and the pong-fast run gets the rest of the deadline.
 SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_iterations": 100, "pong_envs": [1, 8],
          "fast_seeds": [1, 8], "fast_iterations": 50, "repeats": 3, "pong_args": [], "measure_seconds": 300,
-         "parts": ["pong_sps", "buffer_copies", "pong_trace", "pong_fast_sps", "pong_conv", "update",
+         **SCALING, "update_seeds": [1, 8],
+         "parts": [*SEED_SCALING, "pong_sps", "buffer_copies", "pong_trace", "pong_fast_sps", "pong_conv", "update",
                    "pong_step_us"]}
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
-        "fast_seeds": [1, 2], "fast_iterations": 2,
+        "fast_seeds": [1, 2], "fast_iterations": 2, "env_counts": [2, 4], "env_seconds": 0.2, "matmul_n": 256,
+        "update_seeds": [1, 2], "update_steps": 2, "scaling_seeds": [1, 2], "scaling_iterations": 2,
+        "formulations": [("im2col", "float32"), ("im2col", "bfloat16")],
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
                       "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
                       "--target-update-frequency", "512", "--total-steps", "1024000", "--no-video"]}
+
+
+PARTS = [*SEED_SCALING, "update", "pong_sps", "pong_fast_sps", "pong_conv", "pong_step_us", "pong_trace",
+         "buffer_copies", "cartpole_sweep"]
+
+
+def parse_formulations(text: str) -> list[tuple[str, str]]:
+    """"im2col:bfloat16,xla:float32" -> [("im2col", "bfloat16"), ("xla", "float32")]; ValueError when malformed."""
+    from jaxrl.config import COMPUTE_DTYPES, CONV_KERNELS
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        conv, _, dtype = item.partition(":")
+        if conv not in CONV_KERNELS[1:] or dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"formulation {item!r}: expected CONV:DTYPE, CONV one of {', '.join(CONV_KERNELS[1:])}, "
+                             f"DTYPE one of {', '.join(COMPUTE_DTYPES)}")
+        out.append((conv, dtype))
+    return out
+
+
+def run_formulation(choice: str, measurements: list[dict], num_seeds: int) -> list[str]:
+    """`jaxrl train` flags for the Pong run's formulation: "preset" (none), "CONV:DTYPE", or "fastest": the one
+    with the most env steps/s (`seed_sps`), else updates/s (`seed_update`), at the seed count nearest the run's in
+    this call's measurements (the preset's own where none was measured)."""
+    if choice == "preset":
+        return []
+    if choice != "fastest":
+        (conv, dtype), = parse_formulations(choice)
+        return ["--conv", conv, "--compute-dtype", dtype]
+    for name in ("seed_sps", "seed_update"):
+        rows = [m for m in measurements if m.get("name") == name and "params" in m]
+        nearest = min((abs(m["params"]["seeds"] - num_seeds) for m in rows), default=None)
+        rows = [m for m in rows if abs(m["params"]["seeds"] - num_seeds) == nearest]
+        if rows:
+            best = max(rows, key=lambda m: m["value"])["params"]
+            return ["--conv", best["conv"], "--compute-dtype", best["compute_dtype"]]
+    return []
 
 
 def torch_device() -> str | None:
@@ -94,19 +136,28 @@ def machine(doctor_info: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------- measurements
 def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = True,
-            out_dir: Path | None = None) -> list[dict]:
+            out_dir: Path | None = None, formulations=None, compare=()) -> list[dict]:
     """CNN updates, Pong SPS and the CartPole sweep (each part's errors recorded, not fatal); `save` is called
     with everything so far after each part, so a call cut short keeps what it measured. Without `xla_ok` (the
     doctor's env.xla() probe failed) the XLA loop is not run: an abort in envpool would end the whole call.
-    `out_dir`: where the trace part writes its raw XLA-loop traces."""
-    from benchmarks import suite
+    `out_dir`: where the trace part writes its raw XLA-loop traces; `formulations`: the (conv, compute dtype)
+    pairs of `seed_update` and `seed_sps` (default `benchmarks.seed_scaling.FORMULATIONS`); `compare`: more pairs
+    for `seed_update`, which `seed_sps` times at 1 and 8 seeds only."""
+    from benchmarks import seed_scaling, suite
     from benchmarks.pong import (LOOPS, STEP_LOOPS, bench_pong_conv, bench_pong_fast_sps, bench_pong_sps,
                                  bench_pong_step_us, buffer_copies)
     from benchmarks.trace import bench_pong_trace
     device = torch_device()
     loops = LOOPS if xla_ok else ("host", "overlap")
     xla_loops = [loop for loop in loops if loop.startswith("xla")]
+    forms = formulations or s.get("formulations") or seed_scaling.FORMULATIONS
     parts = dict([
+        ("env_ceiling", lambda: seed_scaling.bench_env_ceiling(s["env_counts"], s["env_seconds"], s["repeats"])),
+        ("matmul_peak", lambda: seed_scaling.bench_matmul_peak(s["matmul_n"])),
+        ("seed_update", lambda: seed_scaling.bench_update(s["update_seeds"], [*forms, *compare], s["update_steps"],
+                                                          s["repeats"])),
+        ("seed_sps", lambda: seed_scaling.bench_sps(s["scaling_seeds"], forms, s["scaling_iterations"], s["repeats"],
+                                                    (xla_loops or ["overlap"])[-1], compare=compare)),
         ("update", lambda: suite.bench_update(["cnn"], s["cnn_batches"], s["repeats"], s["cnn_updates"], None,
                                               torch_device=device)),
         ("pong_sps", lambda: bench_pong_sps(s["pong_seeds"], s["pong_iterations"], s["repeats"],
@@ -126,6 +177,7 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
     ])
+    assert list(parts) == PARTS, list(parts)
     out = []
     for name in s.get("parts", parts):
         run = parts[name]
@@ -158,15 +210,37 @@ def main(argv=None) -> int:
     p.add_argument("--short", action="store_true", help="the Pong loops only, for a machine lent for minutes")
     p.add_argument("--preset", default="pong-fast", help="the Pong run's preset (default %(default)s)")
     p.add_argument("--skip-measurements", action="store_true", help="only doctor + the Pong run")
+    p.add_argument("--parts", default=None, help="comma-separated measurement parts, in order (default: the mode's): "
+                   + ", ".join(PARTS))
+    p.add_argument("--formulations", default=None, help="CONV:DTYPE pairs of seed_update and seed_sps, comma-separated "
+                   "(default: xla and im2col, each in float32 and bfloat16)")
+    p.add_argument("--compare", default="", help="more CONV:DTYPE pairs that seed_sps times at 1 and 8 seeds only")
+    p.add_argument("--no-run", action="store_true", help="measure only: no Pong run")
+    p.add_argument("--run-formulation", default="preset", help="the Pong run's convolution and compute dtype: "
+                   "'preset' (default), CONV:DTYPE, or 'fastest' (the most env steps/s, else updates/s, measured in "
+                   "this call at the run's seed count)")
     p.add_argument("--train-args", default="", help="more `jaxrl train` flags for the Pong run, one string "
                    "(--train-args='--no-overlap', with '='; not with --continue, which resumes the run's own config)")
     args = p.parse_args(argv)
-    if args.resume and args.train_args:
-        p.error("--train-args starts a run; --continue resumes one with its own config")
+    if args.no_run and (args.resume or args.skip_measurements):
+        p.error("--no-run measures only: not with --continue or --skip-measurements")
+    if args.resume and (args.train_args or args.run_formulation != "preset"):
+        p.error("--train-args and --run-formulation start a run; --continue resumes one with its own config")
+    parts = [x.strip() for x in args.parts.split(",") if x.strip()] if args.parts is not None else None
+    if parts is not None and (bad := [x for x in parts if x not in PARTS]):
+        p.error(f"--parts: unknown part(s) {', '.join(bad)}; choose among {', '.join(PARTS)}")
+    try:
+        formulations = parse_formulations(args.formulations) if args.formulations else None
+        compare = parse_formulations(args.compare)
+        if args.run_formulation not in ("preset", "fastest"):
+            parse_formulations(args.run_formulation)
+    except ValueError as e:
+        p.error(str(e))
     t0 = time.perf_counter()
     from jaxrl.host.devices import prepare_process
     prepare_process()  # as `jaxrl train` runs
     s = TINY if args.tiny else SHORT if args.short else FULL
+    s = {**s, "parts": parts} if parts is not None else s
     out = args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else
                        Path("benchmarks/results") / f"gpu-{time.strftime('%Y-%m-%d')}")
     out.mkdir(parents=True, exist_ok=True)
@@ -194,15 +268,23 @@ def main(argv=None) -> int:
             doc.update(measurements=measurements, measure_seconds=time.perf_counter() - t0)
             results_path.write_text(json.dumps(doc, indent=2) + "\n")
 
-        measure(s, t0, save, xla_ok=bool(info["env_xla_probe"].get("ok")), out_dir=out)
+        measure(s, t0, save, xla_ok=bool(info["env_xla_probe"].get("ok")), out_dir=out, formulations=formulations,
+                compare=compare)
 
+    if args.no_run:
+        doc["seconds"] = time.perf_counter() - t0
+        results_path.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"{stamp(t0)} wrote {', '.join(sorted(f.name for f in out.iterdir()))} to {out}", flush=True)
+        return 0 if all("error" not in m for m in doc["measurements"]) else 1
     calls_path = args.run_dir / "protocol-calls.json"
     calls = json.loads(calls_path.read_text()) if args.resume and calls_path.exists() else []
     if not args.resume and args.run_dir.exists():
         import shutil
         shutil.rmtree(args.run_dir)
     budget = max(60.0, args.deadline - (time.perf_counter() - t0) - 45.0)  # 45 s: stop, checkpoint, curves
-    extra = shlex.split(args.train_args)
+    from jaxrl.config import get_preset
+    extra = run_formulation(args.run_formulation, doc["measurements"], get_preset(args.preset).num_seeds)
+    extra += shlex.split(args.train_args)
     pong_args = s["pong_args"] + ([] if info["env_xla_probe"].get("ok") else ["--loop", "host"]) + extra
     # What started the run names it, also when a later call resumes it (with this call's defaults).
     label = calls[0]["label"] if calls and "label" in calls[0] else \
@@ -212,7 +294,7 @@ def main(argv=None) -> int:
     if args.run_dir.exists():
         calls_path.write_text(json.dumps(calls) + "\n")
     curves = pong_curves(args.run_dir, out, calls, label)
-    doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_steps", "game_returns", "progress")}
+    doc["pong_run"] = {k: v for k, v in curves.items() if k not in ("game_seeds", "game_steps", "game_returns", "progress")}
     if args.resume and results_path.exists():  # keep the first call's measurements beside the run
         doc["measurements"] = json.loads(results_path.read_text()).get("measurements", [])
     doc["seconds"] = time.perf_counter() - t0

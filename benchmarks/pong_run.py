@@ -35,6 +35,31 @@ def solved_point(returns: list[float]) -> int | None:
     return None
 
 
+def seed_returns(games: list[dict]) -> dict[int, list[float]]:
+    """metrics.csv rows -> each seed's game returns in the order the games ended."""
+    return {seed: [float(g["return"]) for g in rows] for seed, rows in _by_seed(games).items()}
+
+
+def _by_seed(games: list[dict]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for g in sorted(games, key=lambda g: (int(g.get("seed") or 0), int(g["step"]))):
+        out.setdefault(int(g.get("seed") or 0), []).append(g)
+    return out
+
+
+def all_solved(games: list[dict], num_seeds: int) -> bool:
+    """Every one of `num_seeds` seeds has reached the course's "solved" (`solved_point`)."""
+    per_seed = seed_returns(games)
+    return len(per_seed) >= num_seeds and all(solved_point(r) is not None for r in per_seed.values())
+
+
+def _num_seeds(run_dir: Path) -> int:
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["config"]["num_seeds"])
+    except (OSError, KeyError, ValueError):
+        return 1
+
+
 def _rows(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -45,7 +70,8 @@ def _rows(path: Path) -> list[dict]:
 def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], t0: float,
              preset: str = "pong-fast") -> dict:
     """`jaxrl train --preset PRESET` (or `--resume`) in a child process for at most `budget` seconds; SIGTERM once
-    solved or out of time (it checkpoints and exits 130). -> {"exit_status", "stopped_because", "seconds"}."""
+    every seed has solved or out of time (it checkpoints and exits 130). -> {"exit_status", "stopped_because",
+    "seconds", "args"}."""
     if resume:
         args = ["--resume", str(run_dir)]
     else:
@@ -60,8 +86,8 @@ def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], 
         time.sleep(2.0)
         if time.perf_counter() - start > budget:
             reason = "time budget"
-        elif solved_point([float(r["return"]) for r in _rows(run_dir / "metrics.csv")]) is not None:
-            reason = "solved"
+        elif all_solved(_rows(run_dir / "metrics.csv"), _num_seeds(run_dir)):
+            reason = "solved" if _num_seeds(run_dir) == 1 else "every seed solved"
         else:
             continue
         child.send_signal(signal.SIGTERM)  # checkpoint at the end of the running chunk, exit 130
@@ -71,28 +97,45 @@ def run_pong(run_dir: Path, budget: float, resume: bool, extra_args: list[str], 
             child.kill()
             reason += " (killed: no exit 60 s after SIGTERM)"
         break
-    return {"exit_status": child.wait(), "stopped_because": reason, "seconds": time.perf_counter() - start}
+    return {"exit_status": child.wait(), "stopped_because": reason, "seconds": time.perf_counter() - start,
+            "args": args}
+
+
+def _wall_seconds(progress: list[dict], step: int) -> float | None:
+    """Training seconds at the end of the chunk holding env step `step` (per agent)."""
+    after = [p for p in progress if int(p["step"]) >= step]
+    return float(after[0]["seconds"]) if after else None
 
 
 def pong_curves(run_dir: Path, out: Path, run_info: list[dict], preset: str = "preset pong-fast") -> dict:
-    """pong-curves.json + .png from the run directory's metrics.csv (games) and progress.csv (wall time)."""
+    """pong-curves.json + .png from the run directory's metrics.csv (games of every seed) and progress.csv (wall
+    time). `solved`: where the last seed reached the course's criterion (all of them must), with every seed's
+    point in `per_seed`; None until all have."""
     games = _rows(run_dir / "metrics.csv")
     progress = _rows(run_dir / "progress.csv")
-    steps = [int(g["step"]) for g in games]
-    returns = [float(g["return"]) for g in games]
-    i = solved_point(returns)
+    num_seeds = _num_seeds(run_dir)
+    per_seed = []
+    games = [g for rows in _by_seed(games).values() for g in rows]  # by seed, then step
+    for seed, rows in _by_seed(games).items():
+        returns, steps = [float(g["return"]) for g in rows], [int(g["step"]) for g in rows]
+        i = solved_point(returns)
+        per_seed.append({"seed": seed, "games": len(returns), "solved": None if i is None else {
+            "game": i + 1, "env_steps": steps[i], "frames": 4 * steps[i], "wall_seconds": _wall_seconds(progress, steps[i])}})
+    points = [p["solved"] for p in per_seed if p["solved"]]
     solved = None
-    if i is not None:
-        step = steps[i]
-        after = [p for p in progress if int(p["step"]) >= step]
-        solved = {"game": i + 1, "env_steps": step, "frames": 4 * step,
-                  "wall_seconds": float(after[0]["seconds"]) if after else None,
-                  "note": "wall seconds: training time at the end of the chunk holding that game, across resumes"}
-    doc = {"env": "Pong-v5", "preset": preset, "criterion": f"mean > {SOLVED_MEAN:g} over the last {SOLVE_WINDOW} games",
+    if len(points) == num_seeds and points:
+        last = max(points, key=lambda p: p["env_steps"])
+        solved = {**last, "seeds": num_seeds,
+                  "note": "the last seed to solve; wall seconds: training time at the end of the chunk holding that "
+                          "game, across resumes"}
+    doc = {"env": "Pong-v5", "preset": preset, "num_seeds": num_seeds,
+           "criterion": f"mean > {SOLVED_MEAN:g} over the last {SOLVE_WINDOW} games, every seed",
            "games": len(games), "env_steps": int(progress[-1]["step"]) if progress else 0,
            "frames": int(progress[-1]["frames"]) if progress else 0,
            "wall_seconds": float(progress[-1]["seconds"]) if progress else 0.0, "solved": solved,
-           "calls": run_info, "game_steps": steps, "game_returns": returns,
+           "per_seed": per_seed, "calls": run_info,
+           "game_seeds": [int(g.get("seed") or 0) for g in games], "game_steps": [int(g["step"]) for g in games],
+           "game_returns": [float(g["return"]) for g in games],
            "progress": [{k: float(v) for k, v in p.items() if v not in ("", None)} for p in progress]}
     (out / "pong-curves.json").write_text(json.dumps(doc) + "\n")
     if progress:
@@ -107,15 +150,18 @@ def _plot(doc: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
     fig, ax = plt.subplots(1, 2, figsize=(12, 4))
-    steps, returns = np.array(doc["game_steps"]), np.array(doc["game_returns"])
-    if len(returns):
+    seeds = np.array(doc["game_seeds"])
+    for seed in sorted(set(doc["game_seeds"])):
+        steps, returns = np.array(doc["game_steps"])[seeds == seed], np.array(doc["game_returns"])[seeds == seed]
         csum = np.concatenate([[0.0], np.cumsum(returns)])
         idx = np.arange(1, len(returns) + 1)
         lo = np.maximum(idx - SOLVE_WINDOW, 0)
-        ax[0].plot(steps, returns, ".", ms=2, alpha=0.4, label="game score")
-        ax[0].plot(steps, (csum[idx] - csum[lo]) / (idx - lo), label=f"mean of the last {SOLVE_WINDOW} games")
+        if doc["num_seeds"] == 1:
+            ax[0].plot(steps, returns, ".", ms=2, alpha=0.4, label="game score")
+        ax[0].plot(steps, (csum[idx] - csum[lo]) / (idx - lo), lw=1,
+                   label=f"mean of the last {SOLVE_WINDOW} games" + (f", seed {seed}" if doc["num_seeds"] > 1 else ""))
     ax[0].axhline(SOLVED_MEAN, color="gray", ls="--", lw=1, label="solved (> 18)")
-    ax[0].set(xlabel="env steps (x4 frames)", ylabel="game score", title=f"Pong-v5, {doc['preset']}, 1 seed")
+    ax[0].set(xlabel="env steps (x4 frames)", ylabel="game score", title=f"Pong-v5, {doc['preset']}, {doc['num_seeds']} seed(s)")
     ax[0].legend(loc="lower right", fontsize=8)
     if doc["progress"]:
         ax[1].plot([p["seconds"] / 60 for p in doc["progress"]], [p["sps"] for p in doc["progress"]])
@@ -123,8 +169,8 @@ def _plot(doc: dict, path: Path) -> None:
     if doc["solved"]:
         s = doc["solved"]
         ax[0].axvline(s["env_steps"], color="green", lw=1)
-        fig.suptitle(f"solved at {s['env_steps']:,} env steps ({s['frames']:,} frames), "
-                     f"{(s['wall_seconds'] or 0) / 60:.1f} min of training")
+        fig.suptitle(("every seed " if s["seeds"] > 1 else "") + f"solved at {s['env_steps']:,} env steps "
+                     f"({s['frames']:,} frames), {(s['wall_seconds'] or 0) / 60:.1f} min of training")
     else:
         fig.suptitle(f"not solved yet: {doc['games']} games, {doc['env_steps']:,} env steps, "
                      f"{doc['wall_seconds'] / 60:.1f} min")

@@ -54,8 +54,8 @@ one = json.loads((r / "call1" / "gpu-protocol.json").read_text())
 errors = [m for m in one["measurements"] if "error" in m]
 assert not errors, errors
 names = {m["name"] for m in one["measurements"]}
-assert names == {"update", "pong_sps", "pong_step_us", "pong_trace", "pong_fast_sps", "pong_conv",
-                 "buffer_copies", "cartpole_sweep"}, names
+assert names == {"env_ceiling", "matmul_peak", "seed_update", "seed_sps", "update", "pong_sps", "pong_step_us",
+                 "pong_trace", "pong_fast_sps", "pong_conv", "buffer_copies", "cartpole_sweep"}, names
 assert json.loads((r / "call2" / "gpu-protocol.json").read_text())["mode"] == "continue"
 assert json.loads((r / "call1" / "doctor.json").read_text())["env_xla_probe"]["ok"]
 c1 = json.loads((r / "call1" / "pong-curves.json").read_text())
