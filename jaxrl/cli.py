@@ -8,14 +8,12 @@ line and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from jaxrl.config import PRESETS, DQNConfig, get_preset
 
 EXIT_USAGE = 2
-EXIT_IO = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +37,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--resume", type=Path, default=None)
     p.add_argument("--distributed", action="store_true")
-    p.add_argument("--cpu-devices", type=int, default=0)
+    p.add_argument("--cpu-devices", type=int, default=None)
     p.add_argument("-h", "--help", action="store_true")
     return p
 
@@ -53,8 +51,9 @@ jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
   --grid NAME=V1,V2 ...  hyperparameter grid over traced fields (learning_rate, gamma, egreedy,
                      egreedy_final, egreedy_decay, target_update_frequency): points x seeds in one program
   --cpu-devices N    gymnax sweeps on a CPU: split the host into N XLA devices and shard the sweep over them
-                     (default: one per core, at most one per agent; 1 = off). XLA runs one device's program
-                     mostly on one core, so on 2 cores this about doubles a sweep's steps/s.
+                     (default: one per core, at most one per agent; 1 = off; --resume: the count the run
+                     started with, which its numbers depend on). XLA runs one device's program mostly on one
+                     core, so on 2 cores this about doubles a sweep's steps/s.
   --distributed      call jax.distributed.initialize() first (multi-host; coordinator from the cluster env)
   --resume DIR       continue a stopped run (Ctrl-C, SIGTERM, a kill after a periodic checkpoint) from
                      DIR/checkpoint.msgpack with DIR's own config (no other config flags allowed)
@@ -72,6 +71,8 @@ def parse_train_args(argv):
     opts, rest = _train_parser().parse_known_args(argv)
     if opts.help:
         print(TRAIN_HELP)
+    if opts.window <= 0:
+        _usage_error(f"--window={opts.window}: expected an integer > 0")
     if opts.resume is not None:
         return _resume_config(opts, rest, argv), opts
     try:
@@ -83,9 +84,24 @@ def parse_train_args(argv):
         config.validate()
     except ValueError as e:
         _usage_error(str(e))
-    if opts.window <= 0:
-        _usage_error(f"--window={opts.window}: expected an integer > 0")
     return config, opts
+
+
+def refuse_repeated_flags(args, aliases=None) -> None:
+    """A flag given twice (`--grid a=1 --grid b=2`, or `--alpha` and its long name `--alphas`) is refused in one
+    line: the parser would keep only the last and drop the first without a word. `--x` and `--no-x` count as one."""
+    aliases = aliases or {}
+    seen = {}
+    for arg in args:
+        if not arg.startswith("--"):
+            continue
+        flag = arg.partition("=")[0]
+        name = aliases.get(flag, flag)
+        name = "--" + name[5:] if name.startswith("--no-") else name
+        if name in seen:
+            also = f" (as {seen[name]} and {flag})" if seen[name] != flag else ""
+            _usage_error(f"{name} given twice{also}: give it once, with every value after it")
+        seen[name] = flag
 
 
 def _config_from_flags(cls, default, args, prog: str, description: str, show_help: bool):
@@ -101,6 +117,7 @@ def _config_from_flags(cls, default, args, prog: str, description: str, show_hel
     for flag, value in zip(args, args[1:]):
         if flag in switches and not value.startswith("-"):
             _usage_error(f"{flag} is an on/off flag: write {flag} or --no-{flag[2:]} (without {value!r})")
+    refuse_repeated_flags(args)
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured) if not show_help else contextlib.nullcontext():
@@ -119,10 +136,9 @@ def _resume_config(opts, rest, argv):
                      + (" ".join(rest) if rest else "--out-dir/--preset"))
     from jaxrl.host import rundir
     try:
-        meta = rundir.read_config(opts.resume)
-        config = DQNConfig.from_dict(meta["config"]).validate()
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as e:
-        _usage_error(f"--resume {opts.resume}: {e}")
+        meta, config = rundir.read_dqn_config(opts.resume)
+    except (FileNotFoundError, ValueError) as e:
+        _usage_error(f"--resume: {e}")
     opts.preset = meta.get("preset")
     return config
 
@@ -146,11 +162,6 @@ def cmd_train(argv) -> int:
         return train_run.train(config, opts)
     except train_run.UsageError as e:
         _usage_error(str(e))
-    except OSError as e:  # a full disk, a directory made read-only mid-run, a file size limit
-        where = f" {e.filename}" if e.filename else ""
-        print(f"jaxrl: error: writing the run's files failed{where}: {e.strerror or e}; the run stopped (`jaxrl train --resume DIR` "
-              "continues it from its last checkpoint, if it has one)", file=sys.stderr)
-        return EXIT_IO
 
 
 TABULAR_HELP = """\
@@ -175,6 +186,7 @@ def cmd_tabular(argv) -> int:
         print(TABULAR_HELP)
     if opts.env != "FrozenLake-v1":
         _usage_error(f"--env {opts.env!r}: only FrozenLake-v1 is supported")
+    refuse_repeated_flags(rest, TABULAR_ALIASES)
     rest = [TABULAR_ALIASES.get(a.partition("=")[0], a.partition("=")[0]) + "".join(a.partition("=")[1:])
             if a.startswith("--") else a for a in rest]
     from jaxrl.config import TabularConfig
@@ -205,14 +217,7 @@ def cmd_doctor(argv) -> int:
     p.add_argument("--no-probe", action="store_true", help="skip the env.xla() probe")
     p.add_argument("--probe-timeout", type=float, default=doctor.PROBE_TIMEOUT, help="seconds (default: %(default)s)")
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON to this file")
-    args = p.parse_args(argv)
-    info = doctor.report(probe=not args.no_probe, probe_timeout=args.probe_timeout)
-    print(doctor.format_report(info), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(info, indent=2) + "\n")
-    if info["cuda_jax_missing"]:
-        _usage_error(info["cuda_jax_missing"])
-    return 0
+    return _report_command("doctor", p.parse_args(argv))
 
 
 def cmd_evaluate(argv) -> int:
@@ -224,16 +229,7 @@ def cmd_evaluate(argv) -> int:
                    help="final parameters, or the best-evaluated ones (runs with --eval-frequency)")
     p.add_argument("--seed", type=int, default=0, help="root seed of the Gymnasium resets (default: %(default)s)")
     p.add_argument("--epsilon", type=float, default=0.0, help="random-action probability (default: %(default)s)")
-    args = p.parse_args(argv)
-    if args.episodes <= 0 or not 0 <= args.epsilon <= 1:
-        _usage_error("--episodes must be > 0 and --epsilon in [0, 1]")
-    from jaxrl.host.gym_eval import evaluate_run, print_report
-    try:
-        report = evaluate_run(args.run, episodes=args.episodes, which=args.which, seed=args.seed, epsilon=args.epsilon)
-    except (ValueError, FileNotFoundError) as e:
-        _usage_error(str(e))
-    print_report(report)
-    return 0
+    return _report_command("evaluate", p.parse_args(argv))
 
 
 def cmd_compare(argv) -> int:
@@ -243,17 +239,17 @@ def cmd_compare(argv) -> int:
     p.add_argument("runs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, default=None, help="where compare.json/png go (default: the first run)")
     p.add_argument("--window", type=int, default=10, help="episodes averaged per seed score (default: %(default)s)")
-    args = p.parse_args(argv)
-    if args.window <= 0:
-        _usage_error(f"--window={args.window}: expected an integer > 0")
-    from jaxrl.host.compare import compare, print_compare
-    out = args.out or args.runs[0]
+    return _report_command("compare", p.parse_args(argv))
+
+
+def _report_command(name: str, args) -> int:
+    """`jaxrl.host.reports`' command `name`: a `UsageError` is one line, exit 2."""
+    from jaxrl.host import reports
+    from jaxrl.host.train_run import UsageError
     try:
-        result = compare(args.runs, out, window=args.window)
-    except (ValueError, FileNotFoundError) as e:
+        return getattr(reports, name)(args)
+    except UsageError as e:
         _usage_error(str(e))
-    print_compare(result, out)
-    return 0
 
 
 def cmd_launch(argv) -> int:

@@ -122,7 +122,8 @@ def test_run_directory_is_claimed_once(tmp_path, monkeypatch):
         rundir.claim_run_dir(tmp_path / "a", "x", content)
     # Two default names in the same second: the second run gets its own directory.
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(rundir.time, "strftime", lambda fmt: "20260101-000000")
+    from jaxrl.host import claim
+    monkeypatch.setattr(claim.time, "strftime", lambda fmt: "20260101-000000")
     first, second = (rundir.claim_run_dir(None, "cartpole", content) for _ in range(2))
     assert first != second and second.name == "cartpole-20260101-000000-2"
 
@@ -137,8 +138,8 @@ def test_tabular_refuses_a_dqn_run_directory(uninterrupted, capsys):
 @pytest.mark.parametrize("damage,expected", [
     ("params_garbage", "damaged or not this run's parameters"),
     ("params_missing", "no parameters there"),
-    ("config_garbage", "not a readable jaxrl DQN run config"),
-    ("config_no_env", "not a readable jaxrl DQN run config"),
+    ("config_garbage", "config.json: damaged \\(not valid JSON"),
+    ("config_no_env", "its \"env\" entry is damaged"),
 ])
 def test_load_policy_names_the_damaged_file(uninterrupted, tmp_path, damage, expected):
     import shutil
@@ -198,3 +199,81 @@ def test_chunked_run_sharded_over_two_devices(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "devices=2" in proc.stderr
     assert json.loads((out / "summary.json").read_text())["num_seeds"] == 4
+
+
+def test_load_policy_refuses_a_non_integer_index(uninterrupted):
+    from jaxrl import load_policy
+    for index in ("1", 1.5, True):
+        with pytest.raises(ValueError, match="expected an integer"):
+            load_policy(uninterrupted, index)
+
+
+# ------------------------------------------------------------------------------------- signals under launch
+LONG = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "400000", "--learning-starts", "1000",
+        "--buffer-size", "2000", "--log-frequency", "1000", "--no-progress"]
+
+
+def _launch(out: Path):
+    """`jaxrl launch --processes 2` of a long sweep, returned with its two workers' pids once the first chunk
+    is logged (both are then training)."""
+    launcher = subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "launch", "--processes", "2", "--", "train",
+                                 *LONG, "--out-dir", str(out)], env=ENV, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and launcher.poll() is None:
+        if (out / "metrics.csv").is_file() and len((out / "metrics.csv").read_text().splitlines()) > 3:
+            break
+        time.sleep(0.1)
+    from tests.test_multiprocess import _children
+    return launcher, _children(launcher.pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_to_the_launcher_checkpoints_every_worker(tmp_path):
+    """`jax.distributed.initialize` installs JAX's preemption notifier on SIGTERM; the workers take SIGTERM back,
+    so a SIGTERM to the launcher (SLURM's first step) stops the sweep at a chunk end with a checkpoint, exit 130."""
+    out = tmp_path / "run"
+    launcher, workers = _launch(out)
+    assert launcher.poll() is None and len(workers) == 2
+    launcher.send_signal(signal.SIGTERM)
+    output, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode == 130, output[-3000:]
+    assert "SIGTERM: stopping at the end of this chunk" in output and "Traceback" not in output
+    from jaxrl.host.checkpoint import read_meta
+    assert 1000 <= read_meta(out / "checkpoint.msgpack")["env_steps"] < 400000
+
+
+def test_workers_die_with_their_launcher(tmp_path):
+    """`kill -9` of the launcher: no orphans (the workers get SIGKILL from the kernel, `PR_SET_PDEATHSIG`)."""
+    out = tmp_path / "run"
+    launcher, workers = _launch(out)
+    assert launcher.poll() is None and len(workers) == 2
+    launcher.kill()
+    launcher.wait(timeout=30)
+    deadline = time.time() + 20
+    while time.time() < deadline and any(_alive(p) for p in workers.values()):
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers.values())
+
+
+def test_sigint_during_evaluate_is_one_line_and_writes_nothing(uninterrupted, tmp_path):
+    """`jaxrl evaluate` (and `compare`) stop at once on Ctrl-C: one line, exit 130, no report half-written."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(uninterrupted, run)
+    proc = subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "evaluate", str(run), "--episodes", "100000"],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()  # printed once the handler is installed and the episodes begin
+    assert line.startswith("evaluating"), line
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in out + err and "interrupted" in err.strip().splitlines()[-1]
+    assert not list(run.glob("evaluate-*"))

@@ -213,7 +213,24 @@ BAD = [
     (["--resume", "{existing}", "--out-dir", "{new}"], "drop --out-dir"),
     (["--resume", "{missing}"], "not a jaxrl run directory"),
     (["--out-dir", "{existing}"], "already holds a run"),
-    (["--out-dir", "{file}/sub"], "cannot create --out-dir"),
+    (["--out-dir", "{file}/sub"], "is a file, not a directory"),
+    (["--out-dir", "{file}"], "is a file, not a directory"),
+    (["--out-dir", "{dangling}"], "is a link to"),
+    (["--out-dir", "{long}"], "the path is too long for the file system"),
+    # a flag given twice: the parser would keep the last silently
+    (["--grid", "learning_rate=1e-3", "--grid", "gamma=0.9"], "--grid given twice"),
+    (["--double-dqn", "--no-double-dqn"], "--double-dqn given twice"),
+    # n-step windows the ring buffer cannot hold (gymnax; envpool has its own check)
+    (["--n-step", "600", "--buffer-size", "500", "--batch-size", "32"], "DQNConfig.n_step=600"),
+    (["--n-step", "5", "--learning-starts", "2"], "DQNConfig.learning_starts=2"),
+    # envs that cannot be traced, and evaluations that cannot fit (refused before the run, not at its first eval)
+    (["--env-id", "FourRooms-misc"], "cannot be traced by JAX"),
+    (["--eval-episodes", "2000000000"], "the greedy evaluations need about"),
+    # resume: finished runs, late checks, damaged config.json (the message names the file and the field)
+    (["--resume", "{existing}"], "is finished"),
+    (["--resume", "{existing}", "--window", "0"], "--window=0"),
+    (["--resume", "{not_json}"], "config.json: damaged (not valid JSON"),
+    (["--resume", "{bad_field}"], "config.json: DQNConfig.gamma=5.0 is invalid"),
 ]
 
 
@@ -227,8 +244,13 @@ def test_bad_input(cartpole_run, tmp_path, monkeypatch, capsys, argv, expected):
     directory is a fresh temp dir, so a stray `runs/` would show."""
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for name, text in (("not_json", "{not json"), ("bad_field", json.dumps({"config": {"gamma": 5.0}}))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(text)
     names = {"existing": str(cartpole_run), "new": str(tmp_path / "new"), "missing": str(tmp_path / "missing"),
-             "file": str(a_file)}
+             "file": str(a_file), "dangling": str(tmp_path / "dangling"), "long": str(tmp_path / ("a" * 300)),
+             "not_json": str(tmp_path / "not_json"), "bad_field": str(tmp_path / "bad_field")}
     argv = [a.format(**names) for a in argv]
     before_run = snapshot(cartpole_run)
     before_tmp = sorted(p.name for p in tmp_path.iterdir())
@@ -251,3 +273,190 @@ def test_bad_input_in_a_subprocess(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "jaxrl: error: DQNConfig.gamma=2.0 is invalid: expected [0, 1]"
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------- resume abuse
+class StopAfter:
+    """A stop flag that asks to stop after `chunks` chunks (the driver reads `requested` once per chunk)."""
+
+    def __init__(self, chunks: int):
+        self.chunks = chunks
+        self.at_once = lambda: "stopped at once"
+
+    @property
+    def requested(self) -> bool:
+        self.chunks -= 1
+        return self.chunks < 0
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    """A CartPole run stopped after 3 of its 40 chunks, checkpointed, as `jaxrl train` leaves it (claimed
+    directory, config.json, logs): the template each test below copies and abuses."""
+    from jaxrl.cli import parse_train_args
+    from jaxrl.envs import make_vector_env
+    from jaxrl.host import rundir
+    from jaxrl.host.checkpoint import Interrupted
+    from jaxrl.host.sweep import run_gymnax
+    config, _ = parse_train_args(CARTPOLE)
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    env = make_vector_env(config.env_id, 1)
+    env_info = {"num_actions": env.num_actions, "obs_shape": list(env.obs_shape), "obs_dtype": str(env.obs_dtype)}
+    rundir.claim_run_dir(out, "cartpole", rundir.config_content(config, preset="cartpole", env_info=env_info))
+    with pytest.raises(Interrupted):
+        run_gymnax(config, out, stop=StopAfter(3), progress=False)
+    assert read_meta(out / "checkpoint.msgpack")["env_steps"] < config.total_steps
+    return out
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("abuse,expected", [
+    ("metrics_missing", "metrics.csv is missing"),
+    ("metrics_damaged", "a log file is damaged"),
+    ("held", "is in use by another jaxrl process"),
+    ("devices", "the run was sharded over 99 device(s)"),
+])
+def test_resume_abuse_is_refused_before_training(interrupted_run, tmp_path, capsys, abuse, expected):
+    """A resume whose logs are gone or damaged, whose directory another process holds (a run, or a second
+    resume: both take the same lock), or that would run on another device count than the run started on, is
+    refused in one line, exit 2, before anything is compiled or written."""
+    from jaxrl.host import rundir
+    run = _copy_run(interrupted_run, tmp_path / "run")
+    if abuse == "metrics_missing":
+        (run / "metrics.csv").unlink()
+    elif abuse == "metrics_damaged":
+        (run / "metrics.csv").write_text("seed,step,return,length\n0,12,not-a-number,3\n")
+    elif abuse == "devices":
+        meta = json.loads((run / "config.json").read_text())
+        meta["devices"]["count"] = 99
+        (run / "config.json").write_text(json.dumps(meta))
+    before = snapshot(run)
+    try:
+        if abuse == "held":
+            rundir.hold_run_dir(run)
+        assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    finally:
+        rundir.release_locks()
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("jaxrl: error: ") and expected in err, err
+    assert snapshot(run) == before
+
+
+def test_a_resumed_run_holds_its_directory(interrupted_run, tmp_path, monkeypatch):
+    """While a resume trains, its directory is locked: what a second `--resume` of it meets is a refusal; the lock
+    is released when the first ends (and by the kernel when a process dies)."""
+    from jaxrl.host import rundir
+    run = _copy_run(interrupted_run, tmp_path / "run")
+    hold, refused = rundir.hold_run_dir, []
+
+    def hold_then_race(out_dir):
+        hold(out_dir)
+        with pytest.raises(rundir.RunDirTaken, match="in use by another jaxrl process"):
+            hold(out_dir)  # a second process's attempt, while this one holds the lock
+        refused.append(out_dir)
+
+    monkeypatch.setattr(rundir, "hold_run_dir", hold_then_race)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert refused == [run]
+    hold(run)  # released at the end of the run
+    rundir.release_locks()
+
+
+def test_resume_defaults_to_the_devices_the_run_started_on(interrupted_run):
+    """`--cpu-devices` left out on `--resume`: the count in the run's config.json (its sharding, which its
+    numbers depend on), not one per core."""
+    from jaxrl.host.preflight import resume_devices
+    assert resume_devices(interrupted_run) == json.loads((interrupted_run / "config.json").read_text())["devices"][
+        "count"] >= 1
+    assert resume_devices(interrupted_run / "missing") is None
+
+
+def test_a_failed_download_is_not_a_disk_error(tmp_path, capsys, monkeypatch):
+    """gymnax's MNIST bandit downloads its data when made: offline that is one line naming the download, exit 2,
+    not "writing the run's files failed"."""
+    import urllib.error
+
+    import gymnax.utils.load_mnist as load_mnist
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(load_mnist, "_download", offline)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--env-id", "MNISTBandit-bsuite", "--out-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "making it needs a download, which failed (URLError" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------- evaluate, compare, doctor, tabular
+def test_compare_labels_runs_of_the_same_name_apart(cartpole_run, tmp_path, capsys):
+    """`compare x/run y/run`: two groups labelled by as much of their paths as tells them apart (keyed by the
+    directory's name, the second overwrote the first and P(improvement) read 0.50); y's every return is higher,
+    so P(x/run > y/run) = 0."""
+    import shutil
+    x, y = tmp_path / "x" / "run", tmp_path / "y" / "run"
+    shutil.copytree(cartpole_run, x)
+    shutil.copytree(cartpole_run, y)
+    lines = (y / "metrics.csv").read_text().splitlines()
+    rows = [r.split(",") for r in lines[1:]]
+    (y / "metrics.csv").write_text("\n".join([lines[0]] + [",".join([a, b, str(float(c) + 1000), d])
+                                                          for a, b, c, d in rows]) + "\n")
+    assert main(["compare", str(x), str(y), "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "compare.json").read_text())
+    assert [g["group"] for g in result["groups"]] == ["x/run", "y/run"]
+    pair, = result["probability_of_improvement"]
+    assert (pair["x"], pair["y"], pair["probability_of_improvement"]) == ("x/run", "y/run", 0.0)
+    assert main(["compare", str(x), str(x)]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+def test_results_are_printed_before_a_write_that_fails(cartpole_run, tmp_path, capsys, monkeypatch):
+    """A run directory that cannot be written (read-only, full): `compare` and `evaluate` print their results
+    first, then one line, exit 1."""
+    import shutil
+
+    from jaxrl.host import compare as compare_module
+    from jaxrl.host import rundir
+    run = tmp_path / "run"
+    shutil.copytree(cartpole_run, run)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(compare_module, "write_compare", read_only)
+    assert main(["compare", str(run)]) == 1
+    captured = capsys.readouterr()
+    assert "IQM (final)" in captured.out and captured.err.strip().count("\n") == 0
+    assert captured.err.startswith("jaxrl: error: could not write") and "Permission denied" in captured.err
+    monkeypatch.setattr(rundir, "write_json", read_only)
+    assert main(["evaluate", str(run), "--episodes", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "agents" in captured.out.lower() or "mean" in captured.out.lower()
+    assert captured.err.strip().splitlines()[-1].startswith("jaxrl: error: could not write")
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["doctor", "--no-probe", "--probe-timeout", "-1"], "--probe-timeout=-1.0: expected seconds > 0"),
+    (["doctor", "--no-probe", "--json", "{tmp}/missing/report.json"], "does not exist"),
+    (["doctor", "--no-probe", "--json", "{tmp}"], "is a directory: name a file"),
+    (["compare", "{run}", "--out", "{file}"], "is a file, not a directory"),
+    (["tabular", "--seed", "-1"], "TabularConfig.seed=-1"),
+    (["tabular", "--alpha", "0.1", "--alphas", "0.7"], "--alphas given twice (as --alpha and --alphas)"),
+])
+def test_other_commands_refuse_bad_input_in_one_line(cartpole_run, tmp_path, capsys, monkeypatch, argv, expected):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    argv = [a.format(tmp=tmp_path, run=cartpole_run, file=a_file) for a in argv]
+    before = snapshot(cartpole_run)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.count("\n") == 0 and err.startswith("jaxrl: error: ") and expected in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"] and snapshot(cartpole_run) == before

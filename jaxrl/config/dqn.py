@@ -262,6 +262,12 @@ class DQNConfig:
         positive_int(self, "n_step")
         if self.n_step > 1 and self.buffer_size % self.num_envs:
             fail("buffer_size", self.buffer_size, f"a multiple of num_envs ({self.num_envs}) with n_step > 1")
+        if self.n_step > max(1, self.buffer_size // self.num_envs - 1):  # a window must fit, with room to move
+            fail("n_step", self.n_step, f"<= buffer_size / num_envs - 1 = {self.buffer_size // self.num_envs - 1} "
+                 "(a window of n_step transitions of one env must fit in the replay buffer)")
+        if self.learning_starts < (self.n_step - 1) * self.num_envs:
+            fail("learning_starts", self.learning_starts, f">= (n_step - 1) * num_envs = "
+                 f"{(self.n_step - 1) * self.num_envs} (the first update needs whole n-step windows to sample)")
         if not 0.0 <= self.per_alpha <= 1.0:
             fail("per_alpha", self.per_alpha, "[0, 1]")
         if not 0.0 <= self.per_beta <= 1.0:

@@ -62,6 +62,8 @@ class TabularConfig:
         choice(self, "update", TABULAR_UPDATES)
         choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
         positive_int(self, "num_seeds", "total_steps", "max_episode_steps", "eval_episodes")
+        if not 0 <= self.seed < 2**63:
+            fail("seed", self.seed, "an integer in [0, 2**63)", "TabularConfig")
         if not self.alphas or any(not 0.0 < a <= 1.0 for a in self.alphas):
             fail("alphas", self.alphas, "a non-empty tuple of values in (0, 1]", "TabularConfig")
         if not self.gammas or any(not 0.0 <= g <= 1.0 for g in self.gammas):

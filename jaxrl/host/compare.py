@@ -37,11 +37,11 @@ class Group:
 
 def load_groups(runs, window: int) -> list[Group]:
     groups = []
-    for run in map(Path, runs):
+    for run, run_label in zip(map(Path, runs), unique_labels(runs)):
         try:
-            meta = rundir.read_config(run)
-            config = meta["config"]
-        except (FileNotFoundError, KeyError, ValueError) as e:
+            meta, config = rundir.read_dqn_config(run)
+            config = config.to_dict()
+        except FileNotFoundError as e:
             raise ValueError(f"{run}: not a jaxrl DQN run ({e})") from None
         path = run / rundir.METRICS_FILE
         if not path.is_file():
@@ -56,7 +56,7 @@ def load_groups(runs, window: int) -> list[Group]:
             mine = (episodes["seed"] >= p * seeds) & (episodes["seed"] < (p + 1) * seeds)
             ep = {k: v[mine] for k, v in episodes.items()}
             ep["seed"] = ep["seed"] - p * seeds
-            label = f"{run.name}" + (" " + " ".join(f"{k}={v:g}" for k, v in point.items()) if point else "")
+            label = run_label + (" " + " ".join(f"{k}={v:g}" for k, v in point.items()) if point else "")
             groups.append(Group(label if len(runs) > 1 or point else name, config["env_id"], config["total_steps"],
                                 ep, seeds))
     envs = sorted({g.env_id for g in groups})
@@ -84,6 +84,14 @@ def seed_scores(group: Group, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 def compare(runs, out: Optional[Path], *, window: int = 10, reps: int = stats.REPS) -> dict:
     """The comparison as a dict (also `out/compare.json` and `out/compare.png` when `out` is given)."""
+    result, groups, finals = analyse(runs, window=window, reps=reps)
+    if out is not None:
+        write_compare(out, result, groups, finals, window, reps)
+    return result
+
+
+def analyse(runs, *, window: int = 10, reps: int = stats.REPS):
+    """-> (the comparison as a dict, the groups, each group's final scores): nothing written."""
     groups = load_groups(runs, window)
     target = TARGETS.get(groups[0].env_id)
     rows, finals = [], {}
@@ -104,12 +112,41 @@ def compare(runs, out: Optional[Path], *, window: int = 10, reps: int = stats.RE
     result = {"env_id": groups[0].env_id, "window_episodes": window, "score": "final / best mean return over "
               f"{window} episodes per seed", "target": target, "groups": rows, "probability_of_improvement": pairs,
               "ci": "95% stratified bootstrap (percentile), rliable's definitions"}
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        rundir.write_json(out / COMPARE_JSON, result)
-        plot_compare(out / COMPARE_PNG, groups, finals, window, reps=min(reps, 300))
-    return result
+    return result, groups, finals
+
+
+def write_compare(out: Path, result: dict, groups, finals, window: int, reps: int = stats.REPS) -> None:
+    """compare.json and compare.png into `out`, each written to a temporary file first and both renamed at the
+    end, so an interrupted or failed write leaves the previous files (or none), never half of one."""
+    import os
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp_json, tmp_png = out / (COMPARE_JSON + ".tmp"), out / ("tmp-" + COMPARE_PNG)
+    try:
+        rundir.write_json(tmp_json, result)
+        plot_compare(tmp_png, groups, finals, window, reps=min(reps, 300))
+        os.replace(tmp_json, out / COMPARE_JSON)
+        os.replace(tmp_png, out / COMPARE_PNG)
+    finally:
+        tmp_json.unlink(missing_ok=True)
+        tmp_png.unlink(missing_ok=True)
+
+
+def unique_labels(runs) -> list[str]:
+    """Each run's label: its directory's name, with as many parent folders as it takes to tell runs of the same
+    name apart (`x/run`, `y/run`). Raises `ValueError` for a run given twice."""
+    paths = [Path(r).resolve() for r in runs]
+    if len(set(paths)) < len(paths):
+        twice = next(p for p in paths if paths.count(p) > 1)
+        raise ValueError(f"{twice} is given twice: each run is one group")
+    depth = {p: 1 for p in paths}
+    while True:
+        labels = ["/".join(p.parts[-depth[p]:]) for p in paths]
+        clash = [p for p, label in zip(paths, labels) if labels.count(label) > 1]
+        if not clash:
+            return labels
+        for p in clash:
+            depth[p] += 1
 
 
 def iqm_curve(group: Group, window: int, points: int = 60, reps: int = 300):

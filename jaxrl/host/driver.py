@@ -18,6 +18,7 @@ the same way for every env:
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -52,28 +53,70 @@ class Chunks:
     save_at_end: bool = True
 
 
+EXIT_INTERRUPTED = 130
+
+
 class StopFlag:
     """SIGINT/SIGTERM set a flag (the run checkpoints at the end of the chunk and stops) and say so at once; a
-    second signal raises `KeyboardInterrupt` (stop now, nothing saved since the last checkpoint)."""
+    second signal stops the process now, nothing saved since the last checkpoint: `at_once()` (set by the
+    caller once it knows its run directory) tidies up and returns the line to print, which goes straight to
+    file descriptor 2, and the process exits 130 with `os._exit`. Nothing is raised from the handler, so where
+    the interpreter happens to be (a garbage-collection callback, a write to the same stream) does not matter."""
 
     def __init__(self, stream=None):
         self.requested = False
         self.stream = stream
+        self.at_once = lambda: "stopped at once"
 
     def __enter__(self):
         self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
+    def reinstall(self) -> None:
+        """Take SIGINT/SIGTERM back (`jax.distributed.initialize` installs a preemption notifier on SIGTERM)."""
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, self._handle)
+
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
+            stop_now(self.at_once)
         self.requested = True
-        print(f"\n{signal.Signals(signum).name}: stopping at the end of this chunk and writing a checkpoint "
-              "(signal again to stop now, unsaved)", file=self.stream or sys.stderr, flush=True)
+        _say(f"\n{signal.Signals(signum).name}: stopping at the end of this chunk and writing a checkpoint "
+             "(signal again to stop now, unsaved)", self.stream)
 
     def __exit__(self, *exc):
         for s, handler in self._old.items():
             signal.signal(s, handler)
+
+
+def _say(line: str, stream=None) -> None:
+    """One line from a signal handler: to `stream` if given (tests), else straight to file descriptor 2, which
+    works even when the handler interrupted a write to sys.stderr (a reentrant buffered write would raise)."""
+    if stream is not None:
+        print(line, file=stream, flush=True)
+        return
+    try:
+        sys.stderr.flush()
+    except (RuntimeError, OSError, ValueError):
+        pass
+    os.write(2, (line + "\n").encode())
+
+
+def stop_now(at_once) -> None:
+    """Exit 130 at once: `at_once()`'s line on file descriptor 2, output flushed where possible, `os._exit` (XLA
+    may be compiling in its threads; tearing the interpreter down under them crashes)."""
+    try:
+        line = at_once()
+    except BaseException as e:  # noqa: BLE001 - the exit must happen whatever the tidy-up met
+        line = f"stopped at once ({type(e).__name__}: {e})"
+    try:
+        sys.stdout.flush()
+    except (RuntimeError, OSError, ValueError):
+        pass
+    try:
+        _say(line)
+    finally:
+        os._exit(EXIT_INTERRUPTED)
 
 
 def drive(chunks: Chunks, stop: StopFlag, bar, out: Path, console=None) -> float:
@@ -101,8 +144,9 @@ def drive(chunks: Chunks, stop: StopFlag, bar, out: Path, console=None) -> float
             raise_if_all_diverged(diverged_at, out)
     if c.done < c.total:  # the loop ended on an agreed stop request
         c.save(c.done)
+        from jaxrl.host.rundir import shell_quote
         raise Interrupted(f"interrupted at env step {c.env_steps(c.done):,} per agent; checkpoint written: resume "
-                          f"with `jaxrl train --resume {out}`")
+                          f"with `jaxrl train --resume {shell_quote(out)}`")
     return run_seconds
 
 

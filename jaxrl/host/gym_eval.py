@@ -16,22 +16,26 @@ GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Acrobot-v1": "Acrobot-v1", "Moun
 """gymnax ids whose env Gymnasium also has, with the same dynamics, limits and rewards."""
 
 
-def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 0, epsilon: float = 0.0) -> dict:
-    """Play `episodes` episodes per agent of the run in Gymnasium; -> the report (also written to the run)."""
+def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 0, epsilon: float = 0.0,
+                 say=lambda line: None) -> dict:
+    """Play `episodes` episodes per agent of the run in Gymnasium; -> the report (the caller writes it to
+    `report_path(report)`, after printing it)."""
     import gymnasium as gym
 
     from jaxrl.host.policy import load_policy
     run = Path(run)
-    meta = rundir.read_config(run)
-    env_id = meta.get("config", {}).get("env_id")
+    meta, _ = rundir.read_dqn_config(run)
+    env_id = meta["config"]["env_id"]
     if env_id not in GYMNASIUM_IDS:
         raise ValueError(f"{run}: env {env_id!r} has no Gymnasium twin to evaluate in (supported: "
                          f"{', '.join(GYMNASIUM_IDS)})")
     agents = _num_agents(meta)
     rng = np.random.default_rng(seed)
     per_agent = []
-    for i in range(agents):
-        act = load_policy(run, i, which=which)
+    policies = [load_policy(run, i, which=which) for i in range(agents)]  # every file checked before playing
+    say(f"evaluating {run}: {agents} agent(s) x {episodes} episode(s) of {GYMNASIUM_IDS[env_id]} ({which} "
+        "parameters) ...")
+    for i, act in enumerate(policies):
         env = gym.make(GYMNASIUM_IDS[env_id])
         returns = []
         for e in range(episodes):
@@ -53,8 +57,12 @@ def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 
     if threshold is not None:
         report["threshold"] = threshold
         report["agents_reaching_threshold"] = int((means >= threshold).sum())
-    rundir.write_json(run / f"evaluate-{which}.json", report)
     return report
+
+
+def report_path(report: dict) -> Path:
+    """Where `evaluate_run`'s report is written: `RUN/evaluate-<which>.json`."""
+    return Path(report["run"]) / f"evaluate-{report['which']}.json"
 
 
 def _num_agents(meta: dict) -> int:

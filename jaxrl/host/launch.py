@@ -8,7 +8,8 @@ port on 127.0.0.1, process ids 0..N-1, and (CPU) D forced host devices each:
 Process 0's output is streamed; the others' go to `launch-<i>.log` files in a temporary directory, whose last
 lines are printed if that process fails. When a process exits with an error or is killed, the others are stopped
 (SIGTERM, then SIGKILL after `GRACE` seconds) and the launcher exits with the worst status, naming the process.
-SIGINT/SIGTERM to the launcher are forwarded to every process (each then checkpoints at its chunk end, in step).
+SIGINT/SIGTERM to the launcher are forwarded to every process (each then checkpoints at its chunk end, in step);
+a launcher killed outright (`kill -9`) takes its processes with it (`die_with_parent`).
 The same `--distributed` path runs under SLURM or Kubernetes: docs/multiprocess.md.
 """
 
@@ -25,6 +26,19 @@ import time
 from pathlib import Path
 
 GRACE = 20.0  # seconds the other processes get to stop after one failed
+
+
+def die_with_parent() -> None:
+    """In a worker, between fork and exec: the kernel sends it SIGKILL when the launcher dies (Linux's
+    `PR_SET_PDEATHSIG`), so a `kill -9` of the launcher leaves no orphans behind (they lose what a kill -9 loses:
+    the work since their last checkpoint). Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() == 1:  # the launcher died before the prctl took effect
+        os._exit(1)
 
 
 def free_port() -> int:
@@ -55,7 +69,7 @@ def launch(processes: int, devices_per_process: int, argv: list[str], *, stream=
         out = subprocess.PIPE if i == 0 else open(logs / f"launch-{i}.log", "w")
         files.append(out)
         procs.append(subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *argv], env=env, stdout=out,
-                                      stderr=subprocess.STDOUT, text=True))
+                                      stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent))
     pump = threading.Thread(target=_pump, args=(procs[0].stdout, stream), daemon=True)
     pump.start()
 

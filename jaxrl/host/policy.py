@@ -9,9 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.config import DQNConfig
 from jaxrl.agents.networks import make_network, q_values
-from jaxrl.host.rundir import BEST_PARAMS_FILE, PARAMS_FILE, read_config
+from jaxrl.host.rundir import BEST_PARAMS_FILE, PARAMS_FILE, read_dqn_config
 
 
 def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[[np.ndarray], int]:
@@ -22,13 +21,14 @@ def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[
     `obs` is one observation shaped like the env's (no batch axis), e.g. `[4]` for CartPole.
     """
     path = Path(run_dir) / "config.json"
+    meta, config = read_dqn_config(run_dir)
     try:
-        meta = read_config(run_dir)
-        config = DQNConfig.from_dict(meta["config"])
         env = meta["env"]
-        obs_shape, obs_dtype, num_actions = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"]), env["num_actions"]
-    except (KeyError, TypeError, ValueError) as e:  # ValueError includes JSONDecodeError
-        raise ValueError(f"{path}: not a readable jaxrl DQN run config ({type(e).__name__}: {e})") from None
+        obs_shape, obs_dtype, num_actions = tuple(env["obs_shape"]), np.dtype(env["obs_dtype"]), int(env["num_actions"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: its \"env\" entry is damaged ({type(e).__name__}: {e})") from None
+    if isinstance(seed_index, bool) or not isinstance(seed_index, (int, np.integer)):
+        raise ValueError(f"seed_index={seed_index!r}: expected an integer (the agent's index)")
     if not 0 <= seed_index < config.sweep_size:
         raise ValueError(f"seed_index={seed_index} out of range: the run has {config.sweep_size} agent(s)")
     network = make_network(config, num_actions, obs_shape)

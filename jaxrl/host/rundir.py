@@ -21,64 +21,21 @@ from pathlib import Path
 import numpy as np
 
 from jaxrl.host.metrics import METRICS_FILE, write_episodes  # noqa: E402  (the one metrics writer)
+from jaxrl.host.claim import (CONFIG_FILE, TB_DIR, RunDirTaken, check_dir_path, check_logs, claim_run_dir,  # noqa: F401
+                              default_run_dir, hold_run_dir, release_locks, release_run_dir, shell_quote)
 
-CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 PARAMS_FILE = "params.msgpack"
 BEST_PARAMS_FILE = "params_best.msgpack"  # per agent, the parameters of its best greedy evaluation
 CURVES_FILE = "learning_curves.png"
-TB_DIR = "tb"
-
-
-def default_run_dir(preset: str) -> Path:
-    return Path("runs") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-class RunDirTaken(ValueError):
-    """The directory already holds a run (its `config.json` or checkpoint), or cannot be written."""
-
-
-def claim_run_dir(out_dir: Path | None, name: str, content: dict) -> Path:
-    """Create and claim a new run directory before anything is compiled or trained: `config.json` (`content`)
-    is created exclusively (`O_EXCL`), so a second run aimed at the same directory is refused, and an unwritable
-    directory is found at once. `out_dir=None`: `runs/<name>-<timestamp>`, with `-2`, `-3`, ... when another
-    run took that name in the same second. Raises `RunDirTaken` with a one-line reason."""
-    base = out_dir if out_dir is not None else default_run_dir(name)
-    for k in range(1 if out_dir is not None else 100):
-        path = base if k == 0 else base.with_name(f"{base.name}-{k + 1}")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            if (path / "checkpoint.msgpack").exists():
-                raise FileExistsError
-            fd = os.open(path / CONFIG_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if out_dir is None:
-                continue
-            raise RunDirTaken(f"--out-dir {path} already holds a run: pass --resume {path} to continue it, "
-                              "or choose a new directory") from None
-        except OSError as e:
-            raise RunDirTaken(f"cannot create --out-dir {path} or write in it: {e.strerror}") from None
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(content, indent=2) + "\n")
-        return path
-    raise RunDirTaken(f"{base}: 100 runs already started in this second")
-
-
-def release_run_dir(out_dir: Path) -> None:
-    """Undo `claim_run_dir` for a run stopped before its first checkpoint: remove what the run wrote
-    (config.json, metrics.csv, tb/) and the directory itself if that leaves it empty."""
-    import shutil
-    out = Path(out_dir)
-    for name in (CONFIG_FILE, METRICS_FILE):
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / TB_DIR, ignore_errors=True)
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
 
 
 def config_content(config, *, preset: str | None, env_info: dict) -> dict:
-    """What `config.json` holds: the exact config, the preset it started from, env shapes, versions."""
-    return {"preset": preset, "config": config.to_dict(), "env": env_info, "versions": versions()}
+    """What `config.json` holds: the exact config, the preset it started from, env shapes, versions, and the
+    devices the run is sharded over (a resumed run must use as many: the result depends on them)."""
+    import jax
+    return {"preset": preset, "config": config.to_dict(), "env": env_info, "versions": versions(),
+            "devices": {"count": jax.device_count(), "platform": jax.default_backend()}}
 
 
 def versions() -> dict:
@@ -240,7 +197,30 @@ def plot_learning_curves(path: Path, episodes: dict, num_seeds: int, total_steps
 
 
 def read_config(run_dir) -> dict:
+    """`config.json` as a dict. `FileNotFoundError` without one; `ValueError` naming the file for one that is
+    not a JSON object."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not a jaxrl run directory (no {CONFIG_FILE})")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: damaged (not text)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: damaged (not valid JSON: {e.msg} at line {e.lineno}, column {e.colno})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: damaged (a JSON {type(meta).__name__}, not an object)")
+    return meta
+
+
+def read_dqn_config(run_dir):
+    """-> (config.json as a dict, its validated `DQNConfig`); `ValueError` naming the file and the field."""
+    from jaxrl.config import DQNConfig
+    meta = read_config(run_dir)
+    path = Path(run_dir) / CONFIG_FILE
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path}: no DQN config in it (its \"config\" entry is missing or not an object)")
+    try:
+        return meta, DQNConfig.from_dict(meta["config"]).validate()
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: {e}") from None

@@ -14,8 +14,10 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import is_envpool_env
 
+from jaxrl.host.driver import EXIT_INTERRUPTED
+
 EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
+EXIT_IO = 1
 HEARTBEAT_SECONDS = 30  # a lost process is noticed by the others within about this long (--distributed)
 
 
@@ -33,9 +35,26 @@ def train(config: DQNConfig, opts) -> int:
     with a checkpoint."""
     from jaxrl.host.devices import keep_freed_memory
     from jaxrl.host.driver import StopFlag
+    from jaxrl.host import rundir
     keep_freed_memory()
-    with StopFlag() as stop:
-        return _train(config, opts, stop)
+    try:
+        with StopFlag() as stop:
+            return _train(config, opts, stop)
+    except OSError as e:  # a full disk, a directory made read-only mid-run, a file size limit; a failed download
+        print(f"jaxrl: error: {describe_os_error(e)}", file=sys.stderr)
+        return EXIT_IO
+    finally:
+        rundir.release_locks()
+
+
+def describe_os_error(e: OSError) -> str:
+    """An OSError that ended a run, in one line: a download that failed, or a write to the run's files."""
+    import urllib.error
+    if isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError)):
+        return f"a download failed ({download_error(e)}); jaxrl itself downloads nothing: an env or library asked for it"
+    where = f" {e.filename}" if e.filename else ""
+    return (f"writing the run's files failed{where}: {e.strerror or e}; the run stopped (`jaxrl train --resume DIR` "
+            "continues it from its last checkpoint, if it has one)")
 
 
 def _train(config: DQNConfig, opts, stop) -> int:
@@ -47,24 +66,32 @@ def _train(config: DQNConfig, opts, stop) -> int:
         if is_envpool_env(config.env_id):
             _usage_error("--distributed runs gymnax sweeps; an envpool (Atari) run uses one process (its devices "
                          "share the pool)")
-        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start (initialize does not start them)
+        _cpu_devices(config, opts.cpu_devices, opts.resume)  # before JAX's backends start (initialize does not)
         try:  # SLURM / Open MPI / TPU env discovery, or JAX_COORDINATOR_ADDRESS etc.
             jax.distributed.initialize(**cluster_from_env(), heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
         except (ValueError, RuntimeError) as e:
             _usage_error(f"--distributed: no cluster found ({str(e).splitlines()[0]}): set JAX_COORDINATOR_ADDRESS "
                          "(host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM/Open MPI")
+        stop.reinstall()  # initialize installed JAX's preemption notifier on SIGTERM in place of the stop flag
     if is_envpool_env(config.env_id):
         return train_envpool(config, opts, stop)
     if config.overlap:
         _usage_error("--overlap is for envpool (Atari) runs: a gymnax run steps its envs and updates inside one "
                      "compiled program")
     if not opts.distributed:  # (a distributed run set its devices above)
-        _cpu_devices(config, opts.cpu_devices)  # before JAX's backends start
+        _cpu_devices(config, opts.cpu_devices, opts.resume)  # before JAX's backends start
     from jaxrl.envs import make_vector_env
     from jaxrl.agents.networks import make_network
     try:
         env = make_vector_env(config.env_id, 1)
         make_network(config, env.num_actions, env.obs_shape)  # a network that cannot take this env's observations
+    except ValueError as e:
+        _usage_error(str(e))
+    except OSError as e:  # gymnax's MNIST bandit downloads its data when made
+        _usage_error(f"env {config.env_id}: making it needs a download, which failed ({download_error(e)})")
+    from jaxrl.host.preflight import check_traceable
+    try:
+        check_traceable(config)
     except ValueError as e:
         _usage_error(str(e))
     from rich.console import Console
@@ -128,7 +155,8 @@ def stoppable(run, console, out_dir, stop):
     """`run(stop)` the driver under `stop` (installed by `train`) -> (its result, None), or (None, exit status):
     SIGINT/SIGTERM 130 (checkpoint written; a second signal: stopped at once), every seed diverged 3; a bad
     checkpoint is a usage error (2)."""
-    from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, Diverged, Interrupted
+    from jaxrl.host.checkpoint import CheckpointError, Diverged, Interrupted
+    stop.at_once = lambda: stopped_at_once(out_dir)
     try:
         return run(stop), None
     except CheckpointError as e:
@@ -136,29 +164,38 @@ def stoppable(run, console, out_dir, stop):
     except Interrupted as e:
         console.print(str(e))
         return None, EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        if (Path(out_dir) / CHECKPOINT_FILE).is_file():
-            console.print(f"stopped at once; {out_dir} is partial: resume from its last checkpoint with "
-                          f"`jaxrl train --resume {out_dir}`")
-        else:
-            from jaxrl.host import rundir
-            rundir.release_run_dir(out_dir)
-            console.print(f"stopped at once, before the first checkpoint; {out_dir} was released: run the same "
-                          "command again to start over")
-        # Exit now: XLA may still be compiling in its threads, and tearing the interpreter down under them crashes.
-        import os
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
     except Diverged as e:
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return None, EXIT_DIVERGED
 
 
-def _cpu_devices(config: DQNConfig, requested: int) -> None:
+def download_error(e: OSError) -> str:
+    """A failed download's reason in a few words (`urllib`'s URLError or a socket error)."""
+    reason = getattr(e, "reason", None) or e.strerror or e
+    return f"{type(e).__name__}: {reason}"
+
+
+def stopped_at_once(out_dir) -> str:
+    """A second signal's tidy-up (`jaxrl.host.driver.stop_now`): release a run directory that has no checkpoint
+    yet; -> the line to print."""
+    from jaxrl.host import rundir
+    from jaxrl.host.checkpoint import CHECKPOINT_FILE
+    if (Path(out_dir) / CHECKPOINT_FILE).is_file():
+        return (f"stopped at once; {out_dir} is partial: resume from its last checkpoint with "
+                f"`jaxrl train --resume {rundir.shell_quote(out_dir)}`")
+    rundir.release_run_dir(out_dir)
+    return (f"stopped at once, before the first checkpoint; {out_dir} was released: run the same command again "
+            "to start over")
+
+
+def _cpu_devices(config: DQNConfig, requested: int | None, resume=None) -> None:
     """Force `n` host devices (before JAX starts its backends) so that a sweep is sharded over the cores. No
-    effect on a GPU machine (its devices are used) or when XLA_FLAGS already sets a count."""
+    effect on a GPU machine (its devices are used) or when XLA_FLAGS already sets a count. `requested` None:
+    one per core, or for a `resume` run directory the count it recorded."""
     import os
+    if requested is None:
+        from jaxrl.host.preflight import resume_devices
+        requested = (resume_devices(resume) if resume is not None else None) or 0
     if requested < 0:
         _usage_error(f"--cpu-devices={requested}: expected an integer >= 0 (0 = one per core)")
     from jaxrl.host.devices import force_host_devices
@@ -170,17 +207,29 @@ def _run_dir(opts, rundir, config: DQNConfig, env_info: dict) -> Path:
     if opts.resume is not None:
         from jaxrl import __version__
         from jaxrl.host.checkpoint import CHECKPOINT_FILE, CheckpointError, verify_checkpoint
-        config = DQNConfig.from_dict(rundir.read_config(opts.resume)["config"])
-        try:  # refuse a bad checkpoint before anything is printed, compiled or written
-            verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
-        except CheckpointError as e:
+        from jaxrl.host.preflight import check_devices
+        meta = rundir.read_config(opts.resume)
+        config = DQNConfig.from_dict(meta["config"])
+        try:  # refuse a bad checkpoint, a finished run or damaged logs before anything is compiled or written
+            saved = verify_checkpoint(opts.resume / CHECKPOINT_FILE, {"jaxrl": __version__, "config": config.to_dict()})
+            if saved.get("env_steps", 0) >= config.total_steps:
+                _usage_error(f"{opts.resume} is finished ({config.total_steps:,} env steps per agent, all trained): "
+                             "nothing to resume")
+            rundir.check_logs(opts.resume)
+            check_devices(meta)
+            rundir.hold_run_dir(opts.resume)
+        except (CheckpointError, ValueError) as e:
             _usage_error(str(e))
         return opts.resume
     from jaxrl.host.preflight import check_room
     try:
+        if opts.out_dir is not None:
+            rundir.check_dir_path(opts.out_dir, "--out-dir")
         check_room(config, opts.out_dir or Path("runs"))
-        return rundir.claim_run_dir(opts.out_dir, opts.preset or "run",
+        path = rundir.claim_run_dir(opts.out_dir, opts.preset or "run",
                                     rundir.config_content(config, preset=opts.preset, env_info=env_info))
+        rundir.hold_run_dir(path)
+        return path
     except ValueError as e:
         _usage_error(str(e))
 
