@@ -223,3 +223,39 @@ def cuda_lowering(seeds: int, conv: str = "auto", dtype: str = "float32", preset
     return {"seeds": seeds, "conv": cfg.conv, "compute_dtype": dtype, **lowering_counts(text),
             "flops_per_update_counted": seeds * flops, "flops_per_update_xla": float(cost.get("flops", float("nan"))),
             "xla_cost_backend": jax.default_backend()}
+
+
+def lowering_report(seed_counts=(1, 8), preset: str = "pong-fast") -> dict:
+    """`cuda_lowering` for each seed count and formulation (the default `conv="auto"` included), with the
+    machine (whose backend counted XLA's FLOPs)."""
+    from benchmarks.common import cpu_model
+    rows = [cuda_lowering(s, conv, dtype, preset) | {"requested_conv": conv}
+            for s in seed_counts for conv in ("auto", "xla", "im2col") for dtype in ("float32", "bfloat16")]
+    return {"preset": preset, "what": "the vmapped S-seed update lowered for CUDA on this machine: convolutions "
+            "(grouped: feature_group_count or batch_group_count > 1), dot_general ops by lhs x rhs x result dtype, "
+            "FLOPs per update of all S agents (benchmarks.suite.update_flops, and XLA's cost analysis of the same "
+            "program compiled for this backend)", "machine": {"cpu": cpu_model(), "backend": jax.default_backend(),
+                                                             "jax": jax.__version__}, "rows": rows}
+
+
+def main(argv=None) -> int:
+    """`python -m benchmarks.seed_scaling [--out FILE]`: the CUDA-lowering report (no GPU needed) as JSON."""
+    import argparse
+    import json
+    from pathlib import Path
+    p = argparse.ArgumentParser(prog="python -m benchmarks.seed_scaling", description=main.__doc__)
+    p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/seed-lowering-<date>.json")
+    args = p.parse_args(argv)
+    report = lowering_report()
+    out = args.out or Path("benchmarks/results") / f"seed-lowering-{time.strftime('%Y-%m-%d')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    for r in report["rows"]:
+        print(f"S={r['seeds']} conv={r['requested_conv']:6s}->{r['conv']:6s} {r['compute_dtype']:8s} convolutions "
+              f"{r['convolutions']:2d} grouped {r['grouped_convolutions']:2d} dots {r['dots_by_dtype']} "
+              f"GFLOP counted {r['flops_per_update_counted'] / 1e9:.2f} XLA {r['flops_per_update_xla'] / 1e9:.2f}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,10 +17,10 @@ from jaxrl.config import DQNConfig, get_preset
 from jaxrl.agents.optim import make_optimizer as jax_optimizer
 from jaxrl.agents.dqn import target_update_due
 from parity_tests.common import SyntheticPongReplay, build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch, torch_params
-from torch_reference.optim import clamp_gradients
+from torch_reference.optim import clip_gradients
 from torch_reference.optim import make_optimizer as torch_optimizer
 
-OPT_CASES = [(opt, clip) for opt in ("adam", "rmsprop") for clip in (False, True)]
+OPT_CASES = [(opt, clip) for opt in ("adam", "rmsprop") for clip in ("none", "element", "global-norm")]
 
 
 def _grad_sequence(shapes, steps, rng):
@@ -32,7 +32,8 @@ def _grad_sequence(shapes, steps, rng):
 @pytest.mark.parametrize("optimizer,clip", OPT_CASES)
 @pytest.mark.parametrize("steps,tol", [(1, 1e-5), (100, 1e-4)])
 def test_optimizer_steps_agree(optimizer, clip, steps, tol, record_max):
-    cfg = DQNConfig(optimizer=optimizer, clip_error=clip, learning_rate=1e-3)
+    cfg = DQNConfig(optimizer=optimizer, grad_clip=clip, grad_clip_value=1.0 if clip == "element" else 2.0,
+                    learning_rate=1e-3)
     rng = np.random.default_rng(steps)
     shapes = {"w": (7, 5), "b": (5,)}
     init = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
@@ -50,8 +51,7 @@ def test_optimizer_steps_agree(optimizer, clip, steps, tol, record_max):
     for g in grads:
         for k, p in tparams.items():
             p.grad = torch.as_tensor(g[k].copy())
-        if clip:
-            clamp_gradients(tparams.values())
+        clip_gradients(cfg, list(tparams.values()))
         topt.step()
     for k in shapes:
         e = rel_err(np.asarray(params[k]), tparams[k].detach().numpy())
@@ -65,6 +65,8 @@ LOCKSTEP_FP32 = {
     "cartpole-double": DQNConfig(network="mlp"),
     "cartpole-dueling-rmsprop-mse": DQNConfig(network="mlp", dueling=True, optimizer="rmsprop", loss="mse",
                                               double_dqn=False, learning_rate=3e-3),
+    "cartpole-global-norm": DQNConfig(network="mlp", grad_clip="global-norm", grad_clip_value=0.5),
+    "cartpole-no-clip": DQNConfig(network="mlp", grad_clip="none"),
 }
 PONG = get_preset("pong").replace(batch_size=4)
 LOCKSTEP_FP64 = {

@@ -128,6 +128,17 @@ def test_run_directory_is_claimed_once(tmp_path, monkeypatch):
     assert first != second and second.name == "cartpole-20260101-000000-2"
 
 
+def test_printed_commands_quote_paths_with_spaces(tmp_path):
+    """The `--resume DIR` hints are shell words: a directory with a space in its name is quoted."""
+    from jaxrl.host.train_run import stopped_at_once
+    spaced = tmp_path / "my runs" / "a"
+    rundir.claim_run_dir(spaced, "x", {})
+    with pytest.raises(rundir.RunDirTaken, match=f"--resume '{spaced}'"):
+        rundir.claim_run_dir(spaced, "x", {})
+    (spaced / "checkpoint.msgpack").write_bytes(b"")
+    assert f"--resume '{spaced}'" in stopped_at_once(spaced)
+
+
 def test_tabular_refuses_a_dqn_run_directory(uninterrupted, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in uninterrupted.iterdir()}
     assert main(["tabular", "--out-dir", str(uninterrupted), "--num-seeds", "1"]) == 2

@@ -199,3 +199,29 @@ def test_conv_kernels_agree():
         cfg.replace(conv="fft").validate()
     with pytest.raises(ValueError, match="impl"):
         Conv2D(8, 3, 1, impl="fft").init(jax.random.PRNGKey(0), x)
+
+
+def test_gradient_clipping_modes_by_hand():
+    """`element` clamps each element (the course's), `global-norm` rescales the whole gradient to the norm bound
+    (over every parameter at once), `none` leaves it; `--no-clip-error` is `none`, and the pong preset keeps the
+    course's element clamp at 1."""
+    from jaxrl.agents.optim import clip_gradients
+    from jaxrl.config import get_preset
+    g = {"a": jnp.array([3.0, -4.0], F32), "b": jnp.array([0.5], F32)}  # global norm sqrt(9 + 16 + 0.25)
+    clamp = clip_gradients("element", 1.0)
+    np.testing.assert_allclose(clamp.update(g, clamp.init(g))[0]["a"], [1.0, -1.0])
+    norm = clip_gradients("global-norm", 1.0)
+    out = norm.update(g, norm.init(g))[0]
+    scale = 1.0 / np.sqrt(25.25)
+    np.testing.assert_allclose(out["a"], [3.0 * scale, -4.0 * scale], rtol=1e-6)
+    np.testing.assert_allclose(out["b"], [0.5 * scale], rtol=1e-6)
+    small = norm.update({"a": jnp.array([0.3, 0.4], F32)}, norm.init({"a": jnp.zeros(2)}))[0]
+    np.testing.assert_allclose(small["a"], [0.3, 0.4])  # inside the bound: unchanged
+    assert clip_gradients("none", 1.0) is None
+    assert DQNConfig(clip_error=False).grad_clip_mode == "none"
+    assert DQNConfig(grad_clip="global-norm").grad_clip_mode == "global-norm"
+    assert get_preset("pong").grad_clip_mode == "element" and get_preset("pong").grad_clip_value == 1.0
+    with pytest.raises(ValueError, match="clip_error"):
+        DQNConfig(clip_error=False, grad_clip="global-norm").validate()
+    with pytest.raises(ValueError, match="grad_clip_value"):
+        DQNConfig(grad_clip_value=0.0).validate()

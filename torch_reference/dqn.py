@@ -11,7 +11,7 @@ from torch_reference.losses import (categorical_double_q_learning_targets, categ
                                     categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error,
                                     td_loss)
 from torch_reference.networks import make_network, q_values, support
-from torch_reference.optim import clamp_gradients, make_optimizer
+from torch_reference.optim import clip_gradients, make_optimizer
 
 
 class Agent:
@@ -80,12 +80,11 @@ class Agent:
         return (loss, priority.detach()) if return_priorities else loss
 
     def optimize(self, batch: dict, env_steps: int | None = None) -> float:
-        """One gradient step: loss, backward, optional clamp, optimizer step, target copy when due."""
+        """One gradient step: loss, backward, gradient clipping, optimizer step, target copy when due."""
         loss = self.compute_loss(batch)
         self.optimizer.zero_grad()
         loss.backward()
-        if self.config.clip_error:
-            clamp_gradients(self.network.parameters())
+        clip_gradients(self.config, list(self.network.parameters()))
         self.optimizer.step()
         self.num_updates += 1
         if env_steps is not None:

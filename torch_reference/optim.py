@@ -1,4 +1,4 @@
-"""Optimizers as the course builds them; error clipping is applied in `agent.optimize`."""
+"""Optimizers as the course builds them; gradient clipping (`clip_gradients`) is applied in `agent.optimize`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,27 @@ def clamp_gradients(parameters, limit: float = 1.0) -> None:
     for param in parameters:
         if param.grad is not None:
             param.grad.data.clamp_(-limit, limit)
+
+
+def clip_by_global_norm(parameters, max_norm: float) -> None:
+    """Scale every gradient by `min(1, max_norm / ||g||_2)`, the norm over all parameters at once (optax's
+    `clip_by_global_norm`: no epsilon, unlike `torch.nn.utils.clip_grad_norm_`'s `max_norm / (norm + 1e-6)`)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm = torch.sqrt(sum(torch.sum(g * g) for g in grads))
+    if norm > max_norm:
+        for g in grads:
+            g.mul_(max_norm / norm)
+
+
+def clip_gradients(config: DQNConfig, parameters) -> None:
+    """`config.grad_clip_mode` on the gradients in place: `element` (the course's clamp), `global-norm`, `none`."""
+    mode = config.grad_clip_mode
+    if mode == "element":
+        clamp_gradients(parameters, config.grad_clip_value)
+    elif mode == "global-norm":
+        clip_by_global_norm(list(parameters), config.grad_clip_value)
+    elif mode != "none":
+        raise ValueError(f"gradient clipping mode={mode!r}: expected 'none', 'element' or 'global-norm'")
 
 
 def make_optimizer(config: DQNConfig, parameters) -> torch.optim.Optimizer:

@@ -1,4 +1,4 @@
-"""Optimizers with PyTorch's semantics, and the course's error clipping as an optax transformation."""
+"""Optimizers with PyTorch's semantics, and gradient clipping (the course's element clamp, or by global norm)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,23 @@ def clamp_gradients(limit: float = 1.0) -> optax.GradientTransformation:
     return optax.clip(limit)
 
 
+def clip_gradients(mode: str, value: float) -> optax.GradientTransformation | None:
+    """The gradient clipping `mode` (`DQNConfig.grad_clip_mode`): `element` clamps every element to
+    [-value, value] (the course's), `global-norm` scales the gradient by `min(1, value / ||g||_2)` over every
+    parameter at once (`optax.clip_by_global_norm`), `none` is None."""
+    if mode == "none":
+        return None
+    if mode == "element":
+        return clamp_gradients(value)
+    if mode == "global-norm":
+        return optax.clip_by_global_norm(value)
+    raise ValueError(f"gradient clipping mode={mode!r}: expected 'none', 'element' or 'global-norm'")
+
+
 def make_optimizer(config: DQNConfig, learning_rate=None) -> optax.GradientTransformation:
-    """`[clamp ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`. `learning_rate`
-    (default: the config's) may be a traced scalar: a hyperparameter grid in one program."""
+    """`[clip ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`; the clipping is
+    `config.grad_clip_mode` (`clip_gradients`). `learning_rate` (default: the config's) may be a traced scalar: a
+    hyperparameter grid in one program."""
     lr = config.learning_rate if learning_rate is None else learning_rate
     if config.optimizer == "adam":
         opt = optax.adam(lr, eps=ADAM_EPS)
@@ -30,4 +44,5 @@ def make_optimizer(config: DQNConfig, learning_rate=None) -> optax.GradientTrans
         opt = optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=RMSPROP_EPS, eps_in_sqrt=False)
     else:
         raise ValueError(f"DQNConfig.optimizer={config.optimizer!r} is invalid: expected 'adam' or 'rmsprop'")
-    return optax.chain(clamp_gradients(1.0), opt) if config.clip_error else opt
+    clip = clip_gradients(config.grad_clip_mode, config.grad_clip_value)
+    return opt if clip is None else optax.chain(clip, opt)

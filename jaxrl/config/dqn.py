@@ -8,13 +8,14 @@ For Atari, one env step is 4 emulator frames (frame skip); the course's `frames_
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from dataclasses import dataclass
 
 from jaxrl.config.checks import check_type, choice, fail, positive_int
+from jaxrl.config.grid import TRACED_FIELDS  # noqa: F401  (re-exported: the fields a grid may sweep)
 
 LOSSES = ("huber", "mse")
+GRAD_CLIPS = ("none", "element", "global-norm")
 OPTIMIZERS = ("adam", "rmsprop")
 EPSILON_SCHEDULES = ("exponential", "linear")
 NETWORKS = ("auto", "mlp", "cnn")
@@ -22,8 +23,6 @@ LOOPS = ("host", "xla")
 CONV_KERNELS = ("auto", "xla", "im2col")
 COMPUTE_DTYPES = ("float32", "bfloat16")
 REPLAY_SEARCHES = ("auto", "scan", "scan_unrolled", "sort", "compare_all")
-TRACED_FIELDS = ("learning_rate", "gamma", "egreedy", "egreedy_final", "egreedy_decay", "target_update_frequency")
-"""Hyperparameters that are traced values in the compiled program, so a grid over them is one program."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +113,15 @@ class DQNConfig:
     v_max: float = 10.0
     """Highest atom of the C51 support."""
 
+    grad_clip: str = "element"
+    """Gradient clipping before the optimizer: `element` clamps every element to [-grad_clip_value,
+    grad_clip_value] (the course's `param.grad.data.clamp_(-1, 1)`), `global-norm` rescales the whole gradient to
+    norm <= grad_clip_value (`optax.clip_by_global_norm`; SB3's DQN: 10), `none`. docs/error-clipping.md."""
+    grad_clip_value: float = 1.0
+    """The clamp bound (`element`) or the largest global norm (`global-norm`)."""
     clip_error: bool = True
-    """Clamp every gradient element to [-1, 1] before the optimizer (the course's error clipping)."""
+    """The course's name for its error clipping: off (`--no-clip-error`) means no gradient clipping at all, on
+    keeps `grad_clip`'s mode."""
     loss: str = "huber"
     """`huber` (SmoothL1, delta=1) or `mse`."""
     optimizer: str = "adam"
@@ -148,6 +154,11 @@ class DQNConfig:
 
     # ----- derived values (never stored) -----
     @property
+    def grad_clip_mode(self) -> str:
+        """The gradient clipping the optimizer applies: `grad_clip`, or `none` with `clip_error` off."""
+        return self.grad_clip if self.clip_error else "none"
+
+    @property
     def iterations_per_update_block(self) -> int:
         """Vectorized env steps between two rounds of updates."""
         return max(1, self.train_frequency // self.num_envs)
@@ -174,24 +185,9 @@ class DQNConfig:
 
     def grid_points(self) -> list[dict]:
         """The grid's points as `{field: value}` dicts (cartesian product, first entry slowest); `[{}]` without
-        a grid. Raises `ValueError` for a malformed entry."""
-        axes = []
-        for entry in self.grid:
-            name, sep, values = str(entry).partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in TRACED_FIELDS:
-                fail("grid", entry, "entries NAME=V1,V2,... with NAME one of " + ", ".join(TRACED_FIELDS))
-            if name in (a[0] for a in axes):
-                fail("grid", entry, f"each field once ({name} repeats)")
-            cast = int if name == "target_update_frequency" else float
-            try:
-                parsed = tuple(cast(v) for v in values.split(",") if v.strip())
-            except ValueError:
-                fail("grid", entry, f"comma-separated {cast.__name__} values")
-            if not parsed:
-                fail("grid", entry, "at least one value")
-            axes.append((name, parsed))
-        return [dict(zip([a[0] for a in axes], combo)) for combo in itertools.product(*[a[1] for a in axes])]
+        a grid. Raises `ValueError` for a malformed entry (`jaxrl.config.grid.grid_points`)."""
+        from jaxrl.config.grid import grid_points
+        return grid_points(self.grid)
 
     @property
     def sweep_size(self) -> int:
@@ -251,6 +247,12 @@ class DQNConfig:
             fail("egreedy_decay", self.egreedy_decay, "a finite float > 0 (env steps)")
         choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
         choice(self, "loss", LOSSES)
+        choice(self, "grad_clip", GRAD_CLIPS)
+        if not self.grad_clip_value > 0 or not math.isfinite(self.grad_clip_value):
+            fail("grad_clip_value", self.grad_clip_value, "a finite float > 0")
+        if not self.clip_error and self.grad_clip != "element":
+            fail("clip_error", self.clip_error, f"True with grad_clip={self.grad_clip!r} (--no-clip-error turns "
+                 "clipping off; --grad-clip none says the same)")
         choice(self, "optimizer", OPTIMIZERS)
         choice(self, "network", NETWORKS)
         choice(self, "conv", CONV_KERNELS)

@@ -145,6 +145,7 @@ def report(probe: bool = True, probe_timeout: float = PROBE_TIMEOUT) -> dict:
 
     from jaxrl import __version__
     from jaxrl.agents.networks import conv_kernel
+    from jaxrl.config import DQNConfig
     info = {
         "jaxrl": __version__, "python": platform.python_version(), "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},
@@ -152,6 +153,7 @@ def report(probe: bool = True, probe_timeout: float = PROBE_TIMEOUT) -> dict:
         "device_kinds": sorted({d.device_kind for d in jax.devices()}),
         "nvidia_smi_gpus": nvidia_gpus(), "nvidia_driver": nvidia_driver(),
         "jax_platforms_env": os.environ.get("JAX_PLATFORMS"), "conv_kernel": conv_kernel(),
+        "conv_kernel_many_seeds": conv_kernel(num_seeds=2), "compute_dtype_default": DQNConfig().compute_dtype,
         "cpu_count": os.cpu_count(),
     }
     try:
@@ -175,7 +177,8 @@ def format_report(info: dict) -> str:
         f"({', '.join(info['device_kinds'])})",
         f"nvidia-smi: {'; '.join(info['nvidia_smi_gpus']) or 'no GPU (or no nvidia-smi)'}"
         + (f"  driver {info['nvidia_driver']}" if info["nvidia_driver"] else ""),
-        f"Nature CNN convolution kernel: {info['conv_kernel']}",
+        f"Nature CNN convolution kernel (--conv auto): {info['conv_kernel']} for 1 seed, "
+        f"{info['conv_kernel_many_seeds']} for more; compute dtype (--compute-dtype): {info['compute_dtype_default']}",
         "envpool Pong-v5: " + ("ok" if info["envpool_pong"]["ok"] else f"NOT available ({info['envpool_pong']['error']})"),
         "env.xla() probe: " + ("not run" if probe["ok"] is None else
                                f"ok ({probe.get('seconds', 0):.1f} s, obs {probe.get('obs_shape')})" if probe["ok"]
