@@ -24,6 +24,11 @@ The first form runs, in this order, and writes at most 7 files into `--out` (def
     buffer_copies      copies of the replay buffer in the compiled XLA-loop chunk, with and without
                        `compiler_options()` (copy insertion with region analysis)
     cartpole_sweep     the CartPole sweep at 1/16/256/1024/4096 seeds against torch_reference, one seed
+    env_ceiling, matmul_peak, seed_update, seed_sps
+                       seeds on one device (`benchmarks.seed_scaling`): envpool alone at 8-128 envs, the device's
+                       matmul peak, the S-seed update alone and `pong-fast`'s SPS at S = 1..16 per formulation
+                       (conv kernel x compute dtype), with FLOP/s and % of peak; first in `--short`
+    atari5             only when `--parts` names it: `benchmarks.atari5` (machado protocol) for its time, IQM HNS
   pong-curves.json     the Pong learning run (`--preset pong-fast`, 1 seed): games, env steps, frames, wall time, and
   pong-curves.png      the first point where the mean of the last 100 games exceeds 18 ("solved")
   pong-progress.csv    the run's per-chunk progress (steps, SPS, loss, epsilon)
@@ -72,7 +77,7 @@ SHORT = {"cnn_batches": [32, 128], "cnn_updates": 20, "pong_seeds": [1], "pong_i
 TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_iterations": 4, "pong_envs": [1],
         "fast_seeds": [1, 2], "fast_iterations": 2, "env_counts": [2, 4], "env_seconds": 0.2, "matmul_n": 256,
         "update_seeds": [1, 2], "update_steps": 2, "scaling_seeds": [1, 2], "scaling_iterations": 2,
-        "formulations": [("im2col", "float32"), ("im2col", "bfloat16")],
+        "formulations": [("im2col", "float32"), ("im2col", "bfloat16")], "atari5_tiny": True, "atari5_seconds": 120.0,
         "sweep_seeds": [1, 4], "sweep_steps": 2000, "repeats": 3,
         "pong_args": ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "512", "--buffer-size",
                       "2000", "--log-frequency", "256", "--eval-frequency", "0", "--checkpoint-frequency", "0",
@@ -80,7 +85,10 @@ TINY = {"cnn_batches": [32], "cnn_updates": 2, "pong_seeds": [1, 2], "pong_itera
 
 
 PARTS = [*SEED_SCALING, "update", "pong_sps", "pong_fast_sps", "pong_conv", "pong_step_us", "pong_trace",
-         "buffer_copies", "cartpole_sweep"]
+         "buffer_copies", "cartpole_sweep", "atari5"]
+
+
+DEFAULT_PARTS = [p for p in PARTS if p != "atari5"]  # atari5 runs only when --parts names it
 
 
 def parse_formulations(text: str) -> list[tuple[str, str]]:
@@ -144,6 +152,7 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
     pairs of `seed_update` and `seed_sps` (default `benchmarks.seed_scaling.FORMULATIONS`); `compare`: more pairs
     for `seed_update`, which `seed_sps` times at 1 and 8 seeds only."""
     from benchmarks import seed_scaling, suite
+    from benchmarks.atari5 import bench_atari5
     from benchmarks.pong import (LOOPS, STEP_LOOPS, bench_pong_conv, bench_pong_fast_sps, bench_pong_sps,
                                  bench_pong_step_us, buffer_copies)
     from benchmarks.trace import bench_pong_trace
@@ -176,10 +185,11 @@ def measure(s: dict, t0: float, save=lambda measurements: None, xla_ok: bool = T
         ("buffer_copies", buffer_copies if xla_ok else list),
         ("cartpole_sweep", lambda: suite.bench_cartpole_sweep(s["sweep_seeds"], s["sweep_steps"], s["repeats"], None,
                                                               torch_runs=("sequential",) if device else ())),
+        ("atari5", lambda: bench_atari5(s.get("atari5_seconds", 240.0), tiny=s.get("atari5_tiny", False))),
     ])
     assert list(parts) == PARTS, list(parts)
     out = []
-    for name in s.get("parts", parts):
+    for name in s.get("parts", DEFAULT_PARTS):
         run = parts[name]
         if time.perf_counter() - t0 > s.get("measure_seconds", float("inf")):
             out.append({"name": name, "skipped": f"not started: past {s['measure_seconds']:.0f} s of measurements"})

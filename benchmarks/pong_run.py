@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from jaxrl.host.atari_log import SOLVE_WINDOW, SOLVED_RETURN
+from jaxrl.config.atari_scores import SOLVED_SCORE
+from jaxrl.host.atari_log import SOLVE_WINDOW
 
-SOLVED_MEAN = SOLVED_RETURN["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
+SOLVED_MEAN = SOLVED_SCORE["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games
 
 
 def stamp(t0: float) -> str:

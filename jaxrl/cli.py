@@ -236,7 +236,9 @@ def cmd_compare(argv) -> int:
     p = _Parser(prog="jaxrl compare", description="Compare runs (or the grid points of one run) on the same env: "
                 "IQM, mean, median, optimality gap with 95%% stratified-bootstrap CIs, probability of improvement, "
                 "compare.png and compare.json.")
-    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("runs", type=Path, nargs="*", help="one group per run (the same env)")
+    p.add_argument("--group", action="append", default=[], metavar="NAME=RUN,RUN,...",
+                   help="a group of runs, one per Atari game, compared in human-normalized score (repeatable)")
     p.add_argument("--out", type=Path, default=None, help="where compare.json/png go (default: the first run)")
     p.add_argument("--window", type=int, default=10, help="episodes averaged per seed score (default: %(default)s)")
     return _report_command("compare", p.parse_args(argv))

@@ -14,14 +14,14 @@ import envpool
 import numpy as np
 import torch
 
-from jaxrl.config import ATARI_OPTIONS, DQNConfig
+from jaxrl.config import DQNConfig, protocol_options
 from torch_reference.dqn import Agent
 from torch_reference.frames import FrameBuffer
 
 
 def make_env(config: DQNConfig, seed: int):
     return envpool.make(config.env_id, env_type="gymnasium", num_envs=config.num_envs, batch_size=config.num_envs,
-                        seed=seed, **ATARI_OPTIONS)
+                        seed=seed, **protocol_options(config.atari_protocol))
 
 
 def train(config: DQNConfig, seed: int = 0, device: str = "cpu", threads: int | None = None,

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from jaxrl.config.atari import ATARI_PROTOCOLS
 from jaxrl.config.checks import check_type, choice, fail, positive_int
 from jaxrl.config.grid import TRACED_FIELDS  # noqa: F401  (re-exported: the fields a grid may sweep)
 
@@ -79,16 +80,14 @@ class DQNConfig:
     bfloat16, accumulated in float32; params, optimizer state, Q-values, targets, the loss, the gradient clamp and
     the priorities stay float32."""
     replay_search: str = "auto"
-    """How the frame replay draws its uniform samples (`jnp.searchsorted`'s method; every method draws the same
-    slots): `auto` = a loop on the CPU, unrolled elsewhere (`jaxrl.replay.frames.search_method`)."""
+    """The frame replay's uniform draws (`jnp.searchsorted`'s method, the same slots for all; `auto`: `search_method`)."""
 
     egreedy: float = 0.9
     """Initial epsilon (the course's `egreedy`)."""
     egreedy_final: float = 0.01
     """Final epsilon."""
     egreedy_decay: float = 500.0
-    """Epsilon decay in env steps: the time constant of the exponential schedule, or the length of the
-    linear one."""
+    """Epsilon decay in env steps: the exponential schedule's time constant, or the linear one's length."""
     epsilon_schedule: str = "exponential"
     """`exponential`: eps = final + (start - final) * exp(-steps / decay); `linear`: straight line to
     final over `egreedy_decay` steps, then constant."""
@@ -120,17 +119,18 @@ class DQNConfig:
     grad_clip_value: float = 1.0
     """The clamp bound (`element`) or the largest global norm (`global-norm`)."""
     clip_error: bool = True
-    """The course's name for its error clipping: off (`--no-clip-error`) means no gradient clipping at all, on
-    keeps `grad_clip`'s mode."""
+    """The course's name for its error clipping: off (`--no-clip-error`) = `grad_clip` none; on keeps it."""
     loss: str = "huber"
     """`huber` (SmoothL1, delta=1) or `mse`."""
     optimizer: str = "adam"
     """`adam` or `rmsprop` (both with PyTorch's semantics)."""
 
     # ----- the chunked driver (every `jaxrl train` run), evaluations and checkpoints -----
+    atari_protocol: str = "course"
+    """Envpool runs: `course` (the course's DeepMind-wrapper options) or `machado` (Machado et al. 2018: sticky
+    actions, 18 actions, no life loss, no no-op starts), `jaxrl.config.atari`; docs/atari.md."""
     loop: str = "xla"
-    """Envpool runs: `xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between
-    jitted calls."""
+    """Envpool runs: `xla`: env.xla() inside jitted `lax.scan` chunks; `host`: envpool steps in numpy between calls."""
     overlap: bool = False
     """Envpool runs, both loops: step the envs while the updates run; acting uses parameters one update old
     (not the course's order). Off by default."""
@@ -261,6 +261,7 @@ class DQNConfig:
         if not self.hidden_sizes or any(not isinstance(h, int) or h <= 0 for h in self.hidden_sizes):
             fail("hidden_sizes", self.hidden_sizes, "a non-empty tuple of integers > 0")
         choice(self, "loop", LOOPS)
+        choice(self, "atari_protocol", ATARI_PROTOCOLS)
         positive_int(self, "n_step")
         if self.n_step > 1 and self.buffer_size % self.num_envs:
             fail("buffer_size", self.buffer_size, f"a multiple of num_envs ({self.num_envs}) with n_step > 1")

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxrl.config import ATARI_OPTIONS, EVAL_OPTIONS  # plain data, shared with torch_reference
+from jaxrl.config import ATARI_OPTIONS, protocol_options  # plain data, shared with torch_reference
 
 FRAMES_PER_STEP = ATARI_OPTIONS["frame_skip"]
 
@@ -74,18 +74,41 @@ def is_envpool_env(env_id: str) -> bool:
     return env_id in envpool.list_all_envs() and "Atari" in type(envpool.make_spec(env_id)).__name__
 
 
-def make_envpool(env_id: str, num_envs: int, seed: int, *, evaluation: bool = False, **overrides):
-    """A synchronous envpool (batch_size = num_envs, outputs in env-id order), gymnasium API."""
+def make_envpool(env_id: str, num_envs: int, seed: int, *, evaluation: bool = False, protocol: str = "course",
+                 **overrides):
+    """A synchronous envpool (batch_size = num_envs, outputs in env-id order), gymnasium API, with `protocol`'s
+    options (`jaxrl.config.atari`; `evaluation`: whole games, raw rewards) and `overrides`."""
     import envpool
     if not is_envpool_env(env_id):
         raise ValueError(f"DQNConfig.env_id={env_id!r} is not an envpool environment")
-    options = {**(EVAL_OPTIONS if evaluation else ATARI_OPTIONS), **overrides}
+    check_rom(env_id)
+    options = {**protocol_options(protocol, evaluation=evaluation), **overrides}
     return envpool.make(env_id, env_type="gymnasium", num_envs=num_envs, batch_size=num_envs, seed=seed,
                         **options)
 
 
-def env_spec(env_id: str) -> tuple[int, tuple[int, ...]]:
-    """(num_actions, observation shape `(4, 84, 84)`) without starting a pool."""
+def env_spec(env_id: str, protocol: str = "course") -> tuple[int, tuple[int, ...]]:
+    """(num_actions, observation shape `(4, 84, 84)`) under `protocol` (the full action set has 18) without
+    starting a pool."""
     import envpool
-    spec = envpool.make_spec(env_id, **{k: v for k, v in ATARI_OPTIONS.items()})
+    check_rom(env_id)
+    spec = envpool.make_spec(env_id, **protocol_options(protocol))
     return int(spec.action_space.n), tuple(spec.observation_space.shape)
+
+
+def rom_path(env_id: str) -> str:
+    """Where envpool loads `env_id`'s ROM from (envpool-assets' `atari/roms/<task>.bin`)."""
+    import os
+
+    import envpool
+    config = envpool.make_spec(env_id).config
+    return os.path.join(config.base_path, "atari", "roms", f"{config.task}.bin")
+
+
+def check_rom(env_id: str) -> None:
+    """`ValueError` naming the file when the game's ROM is not on disk: envpool's C++ would abort the process."""
+    import os
+    path = rom_path(env_id)
+    if not os.path.isfile(path):
+        raise ValueError(f"env {env_id}: its ROM {path} is missing (envpool-assets ships the Atari ROMs: reinstall "
+                         "it)")

@@ -17,10 +17,10 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import FRAMES_PER_STEP
 from jaxrl.host import rundir
-from jaxrl.host.metrics import EVAL_COLUMNS, EVAL_FILE, METRICS_FILE, append_episodes, read_episodes, start_metrics
+from jaxrl.config.atari_scores import human_normalized_score, solve_threshold
+from jaxrl.host.metrics import (EVAL_COLUMNS, EVAL_FILE, METRICS_FILE, append_episodes, eval_rows, read_episodes,
+                               start_metrics)
 
-SOLVED_RETURN = {"Pong-v5": 18.0}
-"""The course's criterion: mean return over the last `SOLVE_WINDOW` games above this."""
 SOLVE_WINDOW = 100
 ACTIONS_FILE = "actions.u8"
 CSV_COLUMNS = {  # besides metrics.csv (`jaxrl.host.metrics`, the one episode writer)
@@ -93,7 +93,7 @@ class AtariLog:
         for name, value in (("loss", loss), ("sps", sps), ("epsilon", epsilon), ("mean_return_last100", mean100)):
             if np.isfinite(value):
                 self.tb.add(f"mean_over_seeds/{name}", value, end_steps)
-        threshold = SOLVED_RETURN.get(cfg.env_id)
+        threshold = solve_threshold(cfg.env_id)
         for s, r in enumerate(self.returns):
             if threshold is not None and self.solved[s] is None and len(r) >= SOLVE_WINDOW \
                     and np.mean(r[-SOLVE_WINDOW:]) > threshold:
@@ -103,8 +103,7 @@ class AtariLog:
         self._flush()
 
     def evaluation(self, steps: int, returns, lengths) -> None:
-        for s, r in enumerate(np.asarray(returns)):
-            self.writers[EVAL_FILE].writerow([s, steps, float(r.mean()), float(r.min()), float(r.max()), len(r)])
+        self.writers[EVAL_FILE].writerows(eval_rows(self.config.env_id, steps, returns))
         self.tb.add("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
         self._flush()
 
@@ -130,8 +129,10 @@ class AtariLog:
             "env_id": cfg.env_id, "loop": cfg.loop, "overlap": cfg.overlap, "num_seeds": cfg.num_seeds,
             "num_envs": cfg.num_envs,
             "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
-            "window_episodes": SOLVE_WINDOW, "solve_threshold": SOLVED_RETURN.get(cfg.env_id),
-            "aggregates": seed_aggregates(per_seed, SOLVED_RETURN.get(cfg.env_id)),
+            "atari_protocol": cfg.atari_protocol,
+            "window_episodes": SOLVE_WINDOW, "solve_threshold": solve_threshold(cfg.env_id),
+            "aggregates": seed_aggregates(per_seed, solve_threshold(cfg.env_id)),
+            "human_normalized": hns_aggregates(cfg.env_id, per_seed),
             "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
             "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
             "aggregate_steps_per_second_note": "median over the chunks of this run (since its last resume), compile excluded",
@@ -148,3 +149,17 @@ class AtariLog:
         for f in (*self.files.values(), self.actions):
             f.close()
         self.tb.close()
+
+
+def hns_aggregates(env_id: str, per_seed: list[dict]) -> dict | None:
+    """IQM, mean, median with 95% CIs over the seeds of the human-normalized final / best means (None for a game
+    without reference scores), and each seed's."""
+    from jaxrl.host.stats import aggregates
+    if human_normalized_score(env_id, 0.0) is None:
+        return None
+    out = {}
+    for kind in ("final", "best"):
+        scores = [human_normalized_score(env_id, s[f"{kind}_mean_return"]) if s[f"{kind}_mean_return"] is not None
+                  else float("nan") for s in per_seed]
+        out[kind] = {"per_seed": scores, **aggregates(scores, target=1.0)}
+    return out

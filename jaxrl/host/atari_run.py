@@ -34,7 +34,8 @@ from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
 from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from jaxrl.config import DQNConfig
-from jaxrl.envs.envpool_env import ATARI_OPTIONS, FRAMES_PER_STEP, env_spec, make_envpool, reset_step
+from jaxrl.config import protocol_options
+from jaxrl.envs.envpool_env import FRAMES_PER_STEP, env_spec, make_envpool, reset_step
 from jaxrl.host.atari_log import ACTIONS_FILE, SOLVE_WINDOW, AtariLog, truncate_csvs
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.evaluate import evaluate, make_act, write_video
@@ -57,7 +58,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     from jaxrl.host.driver import Chunks, drive
     from jaxrl.runners.grid import seed_keys
 
-    num_actions, _ = env_spec(config.env_id)
+    num_actions, _ = env_spec(config.env_id, config.atari_protocol)
     num_seeds, num_envs = config.num_seeds, config.num_envs
     learner = make_atari_learner(config, num_actions)
     state = learner.init(seed_keys(config))
@@ -70,7 +71,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         truncate_csvs(out, start * num_envs)
         _truncate_actions(out, start * num_seeds * num_envs)
     log = AtariLog(out, config, start)
-    env = make_envpool(config.env_id, num_seeds * num_envs, config.seed)
+    env = make_envpool(config.env_id, num_seeds * num_envs, config.seed, protocol=config.atari_protocol)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
     if start:
         with console.status(f"replaying {start * num_envs:,} env steps per agent to restore the envs ..."):
@@ -147,11 +148,12 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     return summary
 
 
-def env_info(num_actions: int) -> dict:
-    """config.json's `env` entry for an envpool Atari run."""
+def env_info(num_actions: int, protocol: str = "course") -> dict:
+    """config.json's `env` entry for an envpool Atari run under `protocol`."""
     return {"num_actions": num_actions, "obs_shape": [84, 84, 4], "obs_dtype": "uint8",
-            "obs_layout": "NHWC (envpool's [4, 84, 84] moved to the last axis)", "envpool_options": ATARI_OPTIONS,
-            "frames_per_env_step": FRAMES_PER_STEP}
+            "obs_layout": "NHWC (envpool's [4, 84, 84] moved to the last axis)", "atari_protocol": protocol,
+            "envpool_options": protocol_options(protocol),
+            "envpool_eval_options": protocol_options(protocol, evaluation=True), "frames_per_env_step": FRAMES_PER_STEP}
 
 
 def _checkpoint(out: Path, config, state, iteration: int, restarts: int, seconds: float) -> None:

@@ -23,7 +23,7 @@ from jaxrl.host.summary import per_seed_summary
 
 COMPARE_JSON = "compare.json"
 COMPARE_PNG = "compare.png"
-TARGETS = {"CartPole-v1": 475.0, "Pong-v5": 18.0}  # the "solved" scores, the optimality gap's target
+TARGETS = {"CartPole-v1": 475.0}  # the "solved" scores, the optimality gap's target (Atari: `solve_threshold`)
 
 
 @dataclasses.dataclass
@@ -92,8 +92,10 @@ def compare(runs, out: Optional[Path], *, window: int = 10, reps: int = stats.RE
 
 def analyse(runs, *, window: int = 10, reps: int = stats.REPS):
     """-> (the comparison as a dict, the groups, each group's final scores): nothing written."""
+    from jaxrl.config.atari_scores import human_normalized_score, solve_threshold
     groups = load_groups(runs, window)
-    target = TARGETS.get(groups[0].env_id)
+    env_id = groups[0].env_id
+    target = TARGETS.get(env_id, solve_threshold(env_id))
     rows, finals = [], {}
     for g in groups:
         final, best = seed_scores(g, window)
@@ -101,6 +103,9 @@ def analyse(runs, *, window: int = 10, reps: int = stats.REPS):
         rows.append({"group": g.label, "seeds": g.num_seeds,
                      "final": stats.aggregates(final, target=target, reps=reps),
                      "best": stats.aggregates(best, target=target, reps=reps)})
+        if human_normalized_score(env_id, 0.0) is not None:  # an Atari-57 game: its human-normalized score too
+            hns = np.array([human_normalized_score(env_id, float(x)) for x in final])
+            rows[-1]["final_hns"] = stats.aggregates(hns, target=1.0, reps=reps)
     pairs = []
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
@@ -206,6 +211,8 @@ def print_compare(result: dict, out: Optional[Path] = None, console=None) -> Non
     for row in result["groups"]:
         if row["final"].get("ci_note"):
             console.print(f"{row['group']}: {row['final']['ci_note']}")
+        if "final_hns" in row and "iqm" in row["final_hns"]:
+            console.print(f"{row['group']}: IQM human-normalized score (final) {stats.format_ci(row['final_hns']['iqm'], 2)}")
     for p in result["probability_of_improvement"]:
         if p["probability_of_improvement"] is not None:
             ci = f" [{p['ci'][0]:.2f}, {p['ci'][1]:.2f}]" if p["ci"] else " (no CI: fewer than 2 seeds)"

@@ -1,8 +1,8 @@
 """Greedy evaluation of Atari agents on whole games, and the evaluation video.
 
-`evaluate(...)` plays `episodes` games per agent in one envpool (`S * episodes` envs, `EVAL_OPTIONS`: no
-episodic life, raw score) with epsilon = `config.eval_epsilon`, every agent's network in one vmapped call
-per step, until every env has finished its first game.
+`evaluate(...)` plays `episodes` games per agent in one envpool (`S * episodes` envs, the run's protocol's
+evaluation options: no episodic life, raw score) with epsilon = `config.eval_epsilon`, every agent's network in
+one vmapped call per step, until every env has finished its first game.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def evaluate(act, params, config, *, seed: int, record: bool = False, max_steps:
     `params`: stacked over `S = config.num_seeds` agents. `max_steps` caps the agent steps (default: envpool's
     27,000-step episode cap, so every game ends)."""
     num_seeds, n = config.num_seeds, config.eval_episodes
-    env = make_envpool(config.env_id, num_seeds * n, seed, evaluation=True)
+    env = make_envpool(config.env_id, num_seeds * n, seed, evaluation=True, protocol=config.atari_protocol)
     obs, _ = env.reset()
     returns = np.zeros(num_seeds * n)
     lengths = np.zeros(num_seeds * n, np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.host import rundir
-from jaxrl.host.metrics import EVAL_COLUMNS, EVAL_FILE
+from jaxrl.host.metrics import EVAL_COLUMNS, EVAL_FILE, eval_rows
 from jaxrl.host.rundir import BEST_PARAMS_FILE
 
 
@@ -53,8 +53,7 @@ class GreedyEvals:
         self.last = returns.mean(axis=1)
         if self.writer:
             with open(self.out / EVAL_FILE, "a", newline="") as f:
-                csv.writer(f).writerows([s, steps, round(float(r.mean()), 4), float(r.min()), float(r.max()), len(r)]
-                                        for s, r in enumerate(returns))
+                csv.writer(f).writerows(eval_rows(self.config.env_id, steps, returns))
         means = self.last
         better = means > self.best
         if better.any():

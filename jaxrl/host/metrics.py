@@ -12,7 +12,7 @@ import numpy as np
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("seed", "step", "return", "length")
 EVAL_FILE = "eval.csv"  # greedy evaluations, one row per evaluation and agent (gymnax and Atari runs alike)
-EVAL_COLUMNS = ("seed", "step", "mean_return", "min_return", "max_return", "games")
+EVAL_COLUMNS = ("seed", "step", "mean_return", "min_return", "max_return", "games", "mean_hns")
 
 
 def start_metrics(path: Path) -> None:
@@ -43,3 +43,16 @@ def read_episodes(path: Path) -> dict:
             "step": np.array([int(r["step"]) for r in rows], np.int64),
             "return": np.array([float(r["return"]) for r in rows]),
             "length": np.array([int(r["length"]) for r in rows], np.int64)}
+
+
+def eval_rows(env_id: str, steps: int, returns) -> list[list]:
+    """The `eval.csv` rows of one evaluation (gymnax and Atari alike): `returns [agents, episodes]` -> one row per
+    agent: seed, step, mean (4 decimals), min, max, episodes, and the mean's human-normalized score where the env
+    has reference scores (`jaxrl.config.atari_scores`; empty otherwise)."""
+    from jaxrl.config.atari_scores import human_normalized_score
+    rows = []
+    for s, r in enumerate(np.asarray(returns)):
+        mean = round(float(r.mean()), 4)
+        hns = human_normalized_score(env_id, mean)
+        rows.append([s, steps, mean, float(r.min()), float(r.max()), len(r), "" if hns is None else round(hns, 4)])
+    return rows

@@ -32,7 +32,7 @@ def state_bytes(config) -> int:
         from jaxrl.envs.envpool_env import env_spec
         from jaxrl.runners.atari import make_atari_learner
         from jaxrl.runners.grid import seed_keys
-        learner = make_atari_learner(config.replace(num_seeds=1), env_spec(config.env_id)[0])
+        learner = make_atari_learner(config.replace(num_seeds=1), env_spec(config.env_id, config.atari_protocol)[0])
         return tree_bytes(jax.eval_shape(learner.init, seed_keys(config.replace(num_seeds=1))))
     from jaxrl.runners.gymnax import make_train_parts
     return tree_bytes(jax.eval_shape(make_train_parts(config).init, jax.random.PRNGKey(0)))

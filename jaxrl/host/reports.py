@@ -35,6 +35,10 @@ def evaluate(args) -> int:
 def compare(args) -> int:
     if args.window <= 0:
         raise UsageError(f"--window={args.window}: expected an integer > 0")
+    if args.group:
+        return compare_games(args)
+    if not args.runs:
+        raise UsageError("jaxrl compare RUN [RUN ...], or --group NAME=RUN,RUN,... (runs over several Atari games)")
     from jaxrl.host import rundir
     from jaxrl.host.compare import COMPARE_JSON, COMPARE_PNG, analyse, print_compare, write_compare
     out = args.out or args.runs[0]
@@ -49,6 +53,31 @@ def compare(args) -> int:
             raise UsageError(str(e)) from None
         print_compare(result)
         code = write_or_say(lambda: write_compare(out, result, groups, finals, args.window), out / COMPARE_JSON)
+        if not code:
+            print(f"wrote {out / COMPARE_JSON} and {out / COMPARE_PNG}")
+        return code
+
+
+def compare_games(args) -> int:
+    """`compare --group ...`: groups of runs over several games, in human-normalized score (`multigame`)."""
+    from jaxrl.host import rundir
+    from jaxrl.host.compare import COMPARE_JSON, COMPARE_PNG
+    from jaxrl.host.multigame import analyse_games, parse_groups, print_games, write_games
+    if args.runs:
+        raise UsageError(f"give every run inside a --group (not also as {args.runs[0]})")
+    try:
+        groups = parse_groups(args.group)
+        out = args.out or next(iter(groups.values()))[0]
+        rundir.check_dir_path(out, "--out")
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    with stop_at_once("jaxrl compare"):
+        try:
+            result, _ = analyse_games(groups, window=args.window)
+        except (ValueError, FileNotFoundError) as e:
+            raise UsageError(str(e)) from None
+        print_games(result)
+        code = write_or_say(lambda: write_games(out, result), out / COMPARE_JSON)
         if not code:
             print(f"wrote {out / COMPARE_JSON} and {out / COMPARE_PNG}")
         return code

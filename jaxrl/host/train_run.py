@@ -256,7 +256,11 @@ def train_envpool(config: DQNConfig, opts, stop) -> int:
     from jaxrl.host.atari_run import env_info, run_atari
 
     console = Console(stderr=True)
-    out_dir = _run_dir(opts, rundir, config, env_info(env_spec(config.env_id)[0]))
+    try:
+        num_actions = env_spec(config.env_id, config.atari_protocol)[0]
+    except ValueError as e:  # a missing ROM
+        _usage_error(str(e))
+    out_dir = _run_dir(opts, rundir, config, env_info(num_actions, config.atari_protocol))
     if jax.default_backend() == "cpu":
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
