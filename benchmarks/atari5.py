@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 GAMES = ("BattleZone-v5", "DoubleDunk-v5", "NameThisGame-v5", "Phoenix-v5", "Qbert-v5")
+# --tiny: the `pong` preset's learner on 1 env, one update per 16 env steps, a 2k buffer, 2,048 env steps
 TINY = ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "1008", "--buffer-size", "2000",
         "--log-frequency", "512", "--eval-frequency", "0", "--eval-episodes", "1", "--eval-epsilon", "1.0",
-        "--checkpoint-frequency", "0", "--batch-size", "32", "--n-step", "1", "--no-overlap"]
+        "--checkpoint-frequency", "0"]
 
 
 def run_game(game: str, run_dir: Path, args, budget: float) -> dict:
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     games_to_run = [g for g in args.games.split(",") if g]
     if args.tiny:
-        args.steps, args.seeds, args.window = min(args.steps, 2048), min(args.seeds, 2), 1
+        args.steps, args.seeds, args.window, args.preset = min(args.steps, 2048), min(args.seeds, 2), 1, "pong"
     t0 = time.perf_counter()
     out = args.out or Path("benchmarks/results") / f"atari5-{args.protocol}-{time.strftime('%Y-%m-%d')}"
     out.mkdir(parents=True, exist_ok=True)

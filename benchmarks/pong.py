@@ -61,7 +61,7 @@ def _setup(cfg):
     return learner, env, state, split_seeds(reset_step(env.reset()[0]), cfg.num_seeds)
 
 
-def _jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
+def jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, learn: bool = True,
                   preset: str = "pong", **fields):
     """-> (chunk, close): `chunk()` runs the loop's next chunk of `iterations` steps and returns its env steps
     per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
@@ -143,7 +143,7 @@ def _act_runner(num_envs: int, iterations: int):
     return chunk, lambda: None
 
 
-def _interleaved(runners: dict, repeats: int) -> dict:
+def interleaved(runners: dict, repeats: int) -> dict:
     """`repeats` rounds of one `chunk()` of every runner (`{key: (chunk, close)}`), then every `close()`:
     -> `{key: [rate per round]}`. A slow spell of the machine falls on all the runners alike."""
     rates = {key: [] for key in runners}
@@ -178,10 +178,10 @@ def bench_pong_sps(seed_counts, iterations: int, repeats: int, threads: int,
     for seeds in seed_counts:
         params = {"seeds": seeds, "num_envs": 1, "train_frequency": 1, "batch": 32, "timed_steps_per_seed":
                   iterations * repeats}
-        runners = {("jaxrl", loop): _jaxrl_runner(loop, seeds, iterations) for loop in loops}
+        runners = {("jaxrl", loop): jaxrl_runner(loop, seeds, iterations) for loop in loops}
         if torch_device is not None:  # one torch run per round, after every loop's chunk
             runners["torch", "host"] = (lambda: _torch_rate(seeds, iterations, threads, torch_device), lambda: None)
-        for (impl, loop), r in _interleaved(runners, repeats).items():
+        for (impl, loop), r in interleaved(runners, repeats).items():
             extra = {"device": torch_device} if impl == "torch" else {}
             out.append(Measurement("pong_sps", impl, {**params, "loop": loop, **extra}, float(np.median(r)),
                                    "env_steps/s", repeats, spread_of(r),
@@ -198,8 +198,8 @@ def bench_pong_fast_sps(seed_counts, iterations: int, repeats: int, loops=("xla"
     out = []
     steps = get_preset("pong-fast").num_envs * iterations * repeats  # timed env steps per agent
     for seeds in seed_counts:
-        runners = {loop: _jaxrl_runner(loop, seeds, iterations, preset="pong-fast") for loop in loops}
-        for loop, r in _interleaved(runners, repeats).items():
+        runners = {loop: jaxrl_runner(loop, seeds, iterations, preset="pong-fast") for loop in loops}
+        for loop, r in interleaved(runners, repeats).items():
             value = float(np.median(r))
             out.append(Measurement("pong_fast_sps", "jaxrl", {"preset": "pong-fast", "seeds": seeds, "loop": loop,
                                                               "timed_steps_per_seed": steps},
@@ -213,8 +213,8 @@ def bench_pong_conv(iterations: int, repeats: int, loop: str = "host", preset: s
     """One agent's learning SPS in `loop` (one of `LOOPS`) with XLA's convolution and with im2col, `preset`'s
     learner: the measurement behind `jaxrl.agents.networks.conv_kernel`'s choice on this backend. Interleaved."""
     out = []
-    runners = {conv: _jaxrl_runner(loop, 1, iterations, preset=preset, conv=conv) for conv in ("xla", "im2col")}
-    for conv, r in _interleaved(runners, repeats).items():
+    runners = {conv: jaxrl_runner(loop, 1, iterations, preset=preset, conv=conv) for conv in ("xla", "im2col")}
+    for conv, r in interleaved(runners, repeats).items():
         out.append(Measurement("pong_conv", "jaxrl", {"loop": loop, "preset": preset, "seeds": 1, "conv": conv},
                                float(np.median(r)), "env_steps/s", repeats, spread_of(r)))
         print(f"  pong_conv {loop} loop, {preset}, conv={conv}: {out[-1].value:,.1f} env steps/s", flush=True)
@@ -229,8 +229,8 @@ def bench_pong_step_us(env_counts, iterations: int, repeats: int, loops=STEP_LOO
     for num_envs in env_counts:
         n = max(8, iterations // num_envs)
         runners = {"env only": _env_runner(num_envs, n), "act program only": _act_runner(num_envs, n)}
-        runners |= {loop: _jaxrl_runner(loop, 1, n, num_envs, learn=False) for loop in loops}
-        all_rates = _interleaved(runners, repeats)
+        runners |= {loop: jaxrl_runner(loop, 1, n, num_envs, learn=False) for loop in loops}
+        all_rates = interleaved(runners, repeats)
         env_rates, act_rates = all_rates["env only"], all_rates["act program only"]
         env_us = 1e6 / float(np.median(env_rates))
         out.append(Measurement("pong_step_us", "envpool", {"num_envs": num_envs, "loop": "env only"}, env_us,

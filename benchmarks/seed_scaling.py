@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.common import Measurement, spread, time_rate
-from benchmarks.pong import _interleaved, _jaxrl_runner
+from benchmarks.pong import interleaved, jaxrl_runner
 from jaxrl.config import get_preset
 
 FORMULATIONS = (("xla", "float32"), ("im2col", "float32"), ("im2col", "bfloat16"), ("xla", "bfloat16"))
@@ -150,9 +150,9 @@ def bench_sps(seed_counts, formulations=FORMULATIONS, iterations: int = 50, repe
     out = []
     for seeds in seed_counts:
         forms = list(formulations) + [f for f in compare if seeds in compare_seeds and f not in formulations]
-        runners = {f: _jaxrl_runner(loop, seeds, iterations, preset=preset, conv=f[0], compute_dtype=f[1])
+        runners = {f: jaxrl_runner(loop, seeds, iterations, preset=preset, conv=f[0], compute_dtype=f[1])
                    for f in forms}
-        for (conv, dtype), rates in _interleaved(runners, repeats).items():
+        for (conv, dtype), rates in interleaved(runners, repeats).items():
             value = float(np.median(rates))
             cfg = get_preset(preset)
             _, per_step = learner_flops(cfg)

@@ -90,10 +90,10 @@ def bench_pong_trace(iterations: int, loops=None, keep: Path | None = None, keep
     """One traced learning chunk per loop (default `benchmarks.pong.LOOPS`); value = wall microseconds per env
     step of that chunk, `extra` = `summarize`'s threads and ops. `keep`: a folder to copy the raw traces of
     `keep_loops` (default all) into, as `pong-trace-<loop>.json.gz`."""
-    from benchmarks.pong import LOOPS, _jaxrl_runner
+    from benchmarks.pong import LOOPS, jaxrl_runner
     out = []
     for loop in loops or LOOPS:
-        chunk, close = _jaxrl_runner(loop, 1, iterations)
+        chunk, close = jaxrl_runner(loop, 1, iterations)
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as closing:
             closing.callback(close)  # the env pool, also when the trace fails
             with jax.profiler.trace(tmp, create_perfetto_trace=True):

@@ -19,8 +19,10 @@ from jaxrl.agents.dqn import target_update_due
 from parity_tests.common import SyntheticPongReplay, build_pair, flax_tree_in_torch_layout, rel_err, random_batch, to_jax, to_torch, torch_params
 from torch_reference.optim import clip_gradients
 from torch_reference.optim import make_optimizer as torch_optimizer
+from torch_reference.optim import make_schedule
 
 OPT_CASES = [(opt, clip) for opt in ("adam", "rmsprop") for clip in ("none", "element", "global-norm")]
+OPT_CASES += [("adam", "none-linear-lr"), ("rmsprop", "global-norm-linear-lr")]
 
 
 def _grad_sequence(shapes, steps, rng):
@@ -32,8 +34,10 @@ def _grad_sequence(shapes, steps, rng):
 @pytest.mark.parametrize("optimizer,clip", OPT_CASES)
 @pytest.mark.parametrize("steps,tol", [(1, 1e-5), (100, 1e-4)])
 def test_optimizer_steps_agree(optimizer, clip, steps, tol, record_max):
+    clip, _, schedule = clip.partition("-linear")
     cfg = DQNConfig(optimizer=optimizer, grad_clip=clip, grad_clip_value=1.0 if clip == "element" else 2.0,
-                    learning_rate=1e-3)
+                    learning_rate=1e-3, lr_schedule="linear" if schedule else "constant",
+                    total_steps=steps, learning_starts=0)  # num_updates = steps: the rate reaches 0 at the end
     rng = np.random.default_rng(steps)
     shapes = {"w": (7, 5), "b": (5,)}
     init = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
@@ -48,11 +52,14 @@ def test_optimizer_steps_agree(optimizer, clip, steps, tol, record_max):
     # torch
     tparams = {k: torch.nn.Parameter(torch.as_tensor(v.copy())) for k, v in init.items()}
     topt = torch_optimizer(cfg, list(tparams.values()))
+    tschedule = make_schedule(cfg, topt)
     for g in grads:
         for k, p in tparams.items():
             p.grad = torch.as_tensor(g[k].copy())
         clip_gradients(cfg, list(tparams.values()))
         topt.step()
+        if tschedule is not None:
+            tschedule.step()
     for k in shapes:
         e = rel_err(np.asarray(params[k]), tparams[k].detach().numpy())
         record_max(f"optimizer {optimizer} {steps} step(s)", e)

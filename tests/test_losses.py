@@ -225,3 +225,22 @@ def test_gradient_clipping_modes_by_hand():
         DQNConfig(clip_error=False, grad_clip="global-norm").validate()
     with pytest.raises(ValueError, match="grad_clip_value"):
         DQNConfig(grad_clip_value=0.0).validate()
+
+
+def test_linear_learning_rate_schedule_by_hand():
+    """`lr_schedule="linear"`: the k-th update (k from 0) steps with lr * (1 - k / num_updates); RMSprop with
+    alpha 0 would show it directly, so the test reads the schedule off plain SGD-like steps of Adam's first update
+    per fresh state: Adam's first step is lr * sign(g)."""
+    cfg = DQNConfig(learning_rate=1e-2, lr_schedule="linear", total_steps=4, learning_starts=0, clip_error=False)
+    assert cfg.num_updates == 4
+    opt = make_optimizer(cfg)
+    params = {"w": jnp.zeros(1, F32)}
+    state = opt.init(params)
+    sizes = []
+    for k in range(4):
+        updates, state = opt.update({"w": jnp.ones(1, F32)}, state, params)
+        sizes.append(-float(updates["w"][0]))
+    # constant gradients: Adam's normalized step is 1 at every update, times the scheduled rate
+    np.testing.assert_allclose(sizes, [1e-2 * (1 - k / 4) for k in range(4)], rtol=1e-4)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        DQNConfig(lr_schedule="cosine").validate()

@@ -11,7 +11,7 @@ from torch_reference.losses import (categorical_double_q_learning_targets, categ
                                     categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error,
                                     td_loss)
 from torch_reference.networks import make_network, q_values, support
-from torch_reference.optim import clip_gradients, make_optimizer
+from torch_reference.optim import clip_gradients, make_optimizer, make_schedule
 
 
 class Agent:
@@ -30,6 +30,7 @@ class Agent:
         self.target_network = make_network(config, num_actions, obs_shape).to(self.device)
         self.update_target()
         self.optimizer = make_optimizer(config, self.network.parameters())
+        self.schedule = make_schedule(config, self.optimizer)
         self.epsilon = make_epsilon_schedule(config)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.num_updates = 0
@@ -86,6 +87,8 @@ class Agent:
         loss.backward()
         clip_gradients(self.config, list(self.network.parameters()))
         self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
         self.num_updates += 1
         if env_steps is not None:
             period = self.config.target_update_frequency

@@ -35,6 +35,15 @@ def clip_gradients(config: DQNConfig, parameters) -> None:
         raise ValueError(f"gradient clipping mode={mode!r}: expected 'none', 'element' or 'global-norm'")
 
 
+def make_schedule(config: DQNConfig, optimizer):
+    """`config.lr_schedule`: None (constant), or `linear`: the step size times `1 - k / num_updates` at the k-th
+    update (k from 0; optax's `linear_schedule` to 0), to be stepped after each optimizer step."""
+    if config.lr_schedule == "constant":
+        return None
+    total = max(1, config.num_updates)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: max(0.0, 1.0 - min(k, total) / total))
+
+
 def make_optimizer(config: DQNConfig, parameters) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=config.learning_rate)

@@ -136,8 +136,8 @@ def im2col(x, kernel, stride: int):
     divides the kernel first regroups each `s x s` block of pixels into channels (space-to-depth,
     `[B, H/s, W/s, s * s * C]`): the conv is then a stride-1 `(kh/s) x (kw/s)` one, whose views are `s * s * C`
     channels wide. The Nature CNN's first layer (8x8, stride 4, 4 channels) so copies 4 views of 64 channels
-    instead of 64 views of 4: on XLA:CPU that concatenation took 3-7 ms of a 20 ms update (batch 32). An integer
-    `x` (uint8 frames) gives integer patches: a quarter of the bytes to copy."""
+    instead of 64 views of 4 (docs/performance.md has what that saved). An integer `x` (uint8 frames) gives integer
+    patches: a quarter of the bytes to copy."""
     kh, kw, c, o = kernel.shape
     b, h, w, _ = x.shape
     ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1

@@ -35,9 +35,11 @@ def clip_gradients(mode: str, value: float) -> optax.GradientTransformation | No
 
 def make_optimizer(config: DQNConfig, learning_rate=None) -> optax.GradientTransformation:
     """`[clip ->] adam | rmsprop`, matching `torch.optim.Adam` / `torch.optim.RMSprop`; the clipping is
-    `config.grad_clip_mode` (`clip_gradients`). `learning_rate` (default: the config's) may be a traced scalar: a
-    hyperparameter grid in one program."""
+    `config.grad_clip_mode` (`clip_gradients`), the step size `config.lr_schedule`'s. `learning_rate` (default: the
+    config's) may be a traced scalar: a hyperparameter grid in one program."""
     lr = config.learning_rate if learning_rate is None else learning_rate
+    if config.lr_schedule == "linear":  # lr * (1 - k / num_updates) at the k-th update (k from 0)
+        lr = optax.linear_schedule(lr, 0.0, max(1, config.num_updates))
     if config.optimizer == "adam":
         opt = optax.adam(lr, eps=ADAM_EPS)
     elif config.optimizer == "rmsprop":

@@ -18,6 +18,7 @@ from jaxrl.config.grid import TRACED_FIELDS  # noqa: F401  (re-exported: the fie
 LOSSES = ("huber", "mse")
 GRAD_CLIPS = ("none", "element", "global-norm")
 OPTIMIZERS = ("adam", "rmsprop")
+LR_SCHEDULES = ("constant", "linear")
 EPSILON_SCHEDULES = ("exponential", "linear")
 NETWORKS = ("auto", "mlp", "cnn")
 LOOPS = ("host", "xla")
@@ -52,6 +53,8 @@ class DQNConfig:
 
     learning_rate: float = 1e-3
     """Optimizer step size."""
+    lr_schedule: str = "constant"
+    """`constant`, or `linear`: from `learning_rate` down to 0 at the run's last update (`optax.linear_schedule`)."""
     gamma: float = 0.99
     """Discount factor in [0, 1]."""
     buffer_size: int = 50_000
@@ -158,15 +161,10 @@ class DQNConfig:
         """The gradient clipping the optimizer applies: `grad_clip`, or `none` with `clip_error` off."""
         return self.grad_clip if self.clip_error else "none"
 
-    @property
-    def iterations_per_update_block(self) -> int:
-        """Vectorized env steps between two rounds of updates."""
-        return max(1, self.train_frequency // self.num_envs)
-
-    @property
-    def updates_per_block(self) -> int:
-        """Gradient updates after each block of vectorized env steps."""
-        return max(1, self.num_envs // self.train_frequency)
+    iterations_per_update_block = property(lambda self: max(1, self.train_frequency // self.num_envs),
+                                           doc="Vectorized env steps between two rounds of updates.")
+    updates_per_block = property(lambda self: max(1, self.num_envs // self.train_frequency),
+                                 doc="Gradient updates after each block of vectorized env steps.")
 
     @property
     def steps_per_block(self) -> int:
@@ -197,8 +195,7 @@ class DQNConfig:
     def replace(self, **changes) -> "DQNConfig":
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    to_dict = dataclasses.asdict
 
     @classmethod
     def from_dict(cls, d: dict) -> "DQNConfig":
@@ -254,6 +251,7 @@ class DQNConfig:
             fail("clip_error", self.clip_error, f"True with grad_clip={self.grad_clip!r} (--no-clip-error turns "
                  "clipping off; --grad-clip none says the same)")
         choice(self, "optimizer", OPTIMIZERS)
+        choice(self, "lr_schedule", LR_SCHEDULES)
         choice(self, "network", NETWORKS)
         choice(self, "conv", CONV_KERNELS)
         choice(self, "compute_dtype", COMPUTE_DTYPES)

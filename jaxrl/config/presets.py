@@ -41,9 +41,9 @@ PRESETS: dict[str, DQNConfig] = {
     ),
 }
 
-# Pong for the least wall-clock time to "solved" (mean > 18 over the last 100 games) on one GPU, where an
-# update of the Nature CNN at batch 128 costs about twice one at batch 32 (0.50 vs 0.23 ms on an H200), not 4x,
-# and envpool steps 8 games in 1.3x the time of one (0.90 vs 0.68 ms). Changed from `pong`, each with its source:
+# Pong for the least wall-clock time to "solved" (mean > 18 over the last 100 games) on one GPU, where a Nature-CNN
+# update at batch 128 costs far less than 4 at batch 32 and envpool steps 8 games in little more than the time of
+# one (the H200 measurements: docs/performance.md). Changed from `pong`, each with its source:
 #   num_envs 8          envpool steps 8 games per vectorized step in parallel threads (CleanRL's envpool
 #                       agents use 8); 8x the env steps per learner step
 #   train_frequency 4   one update per 4 env steps: Nature DQN, Dopamine (update_period 4), CleanRL
@@ -58,13 +58,11 @@ PRESETS: dict[str, DQNConfig] = {
 #   total_steps 1M      the course solved at 652k env steps
 #   overlap             envpool steps the games while the updates run; acting uses parameters one update old
 #                       (of about 1,000 between target copies), a documented deviation from the course's order
-#                       (`jaxrl train --help`). Measured on one H200 at 1 and 8 seeds: 1.59x / 1.28x the
-#                       lock-step XLA loop's env steps/s (5,954 vs 3,748; 5,984 vs 4,663 over 8 seeds).
+#                       (`jaxrl train --help`); faster than lock-step on an H200 at 1 and 8 seeds
 # Kept from the course: Adam lr 1e-4 (also CleanRL's), gamma 0.99, replay 100k, learning_starts 10k, double
 # DQN, Huber, error clipping, and its fast epsilon schedule (0.9 -> 0.01, exponential, decay 10k env steps;
-# CleanRL and Dopamine anneal linearly over 1M / 250k steps, slower). On one H200, one seed per run, it solved
-# Pong at 565,392 env steps after 1.6 minutes of training; with `--no-overlap` at 538,184 env steps after
-# 2.4 minutes (benchmarks/results/gpu-h200-2026-11-26-7a57947/).
+# CleanRL and Dopamine anneal linearly over 1M / 250k steps, slower). Its runs to "solved" on one H200:
+# benchmarks/results/gpu-h200-2026-11-26-7a57947/.
 PRESETS["pong-fast"] = PRESETS["pong"].replace(
     num_envs=8, train_frequency=4, batch_size=128, target_update_frequency=4_000, n_step=3, total_steps=1_000_000,
     overlap=True)
