@@ -48,7 +48,7 @@ def test_report_on_this_machine(tmp_path, capsys):
     assert info["env_xla_probe"]["ok"] is True and info["env_xla_probe"]["obs_shape"] == [2, 4, 84, 84]
     assert info["cuda_jax_missing"] is None
     text = capsys.readouterr().out
-    assert "env.xla() probe: ok" in text and "convolution kernel: im2col" in text
+    assert "env.xla() probe: ok" in text and "convolution kernel (--conv auto): im2col" in text
 
 
 def test_probe_survives_abort_hang_and_garbage():

@@ -12,6 +12,7 @@ import pytest
 from jaxrl.config import DQNConfig
 from jaxrl.runners.grid import padded_size, sweep_hparams, sweep_keys, sweep_labels
 from jaxrl.host.sweep import run_sweep
+from tests.test_pong import flags_with
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = DQNConfig(num_seeds=2, total_steps=3000, learning_starts=500, buffer_size=2000, batch_size=32)
@@ -121,7 +122,7 @@ def test_pong_seed_sweep_on_2_devices(tmp_path):
                          text=True, timeout=120)
     assert bad.returncode == 2 and "envpool's XLA ops cannot be partitioned" in bad.stderr
     assert bad.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
-    odd = subprocess.run(cmd + ["--loop", "host", "--num-seeds", "3", "--out-dir", str(tmp_path / "y")], env=env,
+    odd = subprocess.run(flags_with(cmd, num_seeds=3) + ["--loop", "host", "--out-dir", str(tmp_path / "y")], env=env,
                          capture_output=True, text=True, timeout=120)
     assert odd.returncode == 2 and "a multiple of the 2 visible devices" in odd.stderr
     ok = subprocess.run(cmd + ["--loop", "host", "--out-dir", str(tmp_path / "h")], env=env, capture_output=True,

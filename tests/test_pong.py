@@ -24,6 +24,16 @@ TINY = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--tot
         "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-progress"]
 
 
+def flags_with(flags, **values):
+    """`flags` with each `--name value` of `values` replaced (`total_steps=4096` -> `--total-steps 4096`): the CLI
+    refuses a flag given twice."""
+    flags = list(flags)
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        flags[flags.index(flag) + 1] = str(value)
+    return flags
+
+
 def rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -113,8 +123,8 @@ def test_interrupt_then_resume(tmp_path):
     """SIGTERM mid-run: the chunk finishes, a checkpoint is written, exit 130; --resume completes the run and
     the CSVs hold each step once."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *TINY, "--total-steps", "4096", "--loop", "xla",
-           "--no-video", "--eval-frequency", "0", "--out-dir", str(out)]
+    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *flags_with(TINY, total_steps=4096, eval_frequency=0), "--loop", "xla",
+           "--no-video", "--out-dir", str(out)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
