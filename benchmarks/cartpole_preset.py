@@ -1,6 +1,7 @@
 """Does the cartpole preset deliver? For each root seed: `jaxrl train --preset cartpole --num-seeds 16`, then
 `jaxrl evaluate --episodes 10` of the final and of the best-evaluated parameters in Gymnasium's CartPole-v1.
-The target: for at least 15 of 16 seeds the final or the best policy scores >= 475 over the 10 episodes.
+The target: the final policies score >= 475 over the 10 episodes in at least 15 of 16 seeds, and the best ones in
+16 of 16, for each root seed.
 
     python -m benchmarks.cartpole_preset [--root-seeds 0 1] [--out benchmarks/results/cartpole-preset-<machine>.json]
 """
@@ -44,15 +45,16 @@ def main(argv=None) -> dict:
                          "final_mean_returns": f, "best_mean_returns": b,
                          "final_aggregates": final["aggregates"], "best_aggregates": best["aggregates"],
                          "seeds_final_ge_475": sum(x >= 475 for x in f), "seeds_best_ge_475": sum(y >= 475 for y in b),
-                         "seeds_final_or_best_ge_475": either})
+                         "seeds_final_or_best_ge_475": either, "seeds": args.num_seeds})
             print(f"root seed {root}: final or best >= 475 in {either}/{args.num_seeds} seeds "
                   f"(final {rows[-1]['seeds_final_ge_475']}, best {rows[-1]['seeds_best_ge_475']}); "
                   f"{seconds:.0f} s wall", flush=True)
     info = machine_info()
     result = {"benchmark": "cartpole_preset", "date": time.strftime("%Y-%m-%d"), "machine": info,
               "command": "jaxrl train --preset cartpole --num-seeds 16 --seed R; jaxrl evaluate RUN --episodes 10 "
-                         "[--which best]", "target": "final or best >= 475 in >= 15 of 16 seeds", "runs": rows,
-              "target_met": all(r["seeds_final_or_best_ge_475"] >= 15 for r in rows)}
+                         "[--which best]", "target": "final >= 475 in >= 15 of 16 seeds and best >= 475 in 16 of 16, each root seed",
+              "runs": rows, "target_met": all(r["seeds_final_ge_475"] >= 15 and r["seeds_best_ge_475"] == r["seeds"]
+                                              for r in rows)}
     out = write_result(result, "cartpole-preset", args.out)
     print(f"target met: {result['target_met']} -> {out}")
     return result

@@ -31,7 +31,7 @@ def main(argv=None) -> dict:
     from jaxrl.config import get_preset
     from jaxrl.host.sweep import run_gymnax, run_sweep
 
-    config = get_preset("cartpole").replace(num_seeds=args.seeds)
+    config = get_preset("cartpole-course").replace(num_seeds=args.seeds)
     if args.total_steps:
         config = config.replace(total_steps=args.total_steps)
     rates = {"one_program": [], "chunked": []}
@@ -47,7 +47,7 @@ def main(argv=None) -> dict:
     info = machine_info() | setup
     result = {
         "benchmark": "chunking", "date": time.strftime("%Y-%m-%d"), "machine": info,
-        "config": {"preset": "cartpole", "num_seeds": args.seeds, "total_steps": config.total_steps,
+        "config": {"preset": "cartpole-course", "num_seeds": args.seeds, "total_steps": config.total_steps,
                    "log_frequency": config.log_frequency, "chunks": -(-config.num_blocks // max(
                        1, config.log_frequency // config.steps_per_block))},
         "unit": "aggregate env steps/s (run time, compile excluded), median of repeats",

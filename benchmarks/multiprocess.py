@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     from benchmarks.common import cpu_model, machine_slug
-    train = ["train", "--preset", "cartpole", "--num-seeds", str(args.seeds), "--total-steps", str(args.steps),
+    train = ["train", "--preset", "cartpole-course", "--num-seeds", str(args.seeds), "--total-steps", str(args.steps),
              "--no-progress"]
     layouts = {"1 process x 2 devices": lambda out: [*train, "--cpu-devices", "2", "--out-dir", out],
                "2 processes x 1 device": lambda out: ["launch", "--processes", "2", "--devices-per-process", "1",
@@ -53,7 +53,7 @@ def main(argv=None) -> dict:
     a, b = rows["1 process x 2 devices"], rows["2 processes x 1 device"]
     info = {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": None}
     result = {"benchmark": "multiprocess", "date": time.strftime("%Y-%m-%d"), "machine": info,
-              "config": {"preset": "cartpole", "num_seeds": args.seeds, "total_steps": args.steps}, "layouts": rows,
+              "config": {"preset": "cartpole-course", "num_seeds": args.seeds, "total_steps": args.steps}, "layouts": rows,
               "two_processes_over_one": b["train_env_steps_per_second"] / a["train_env_steps_per_second"],
               "process_overhead_wall_seconds": round(b["wall_seconds"] - a["wall_seconds"], 2)}
     out = args.out or ROOT / "benchmarks/results" / f"multiprocess-{machine_slug(info)}-{result['date']}.json"

@@ -3,7 +3,7 @@
     python -m benchmarks.rainbow_curves --env CartPole-v1 --seeds 16 --steps 100000
     python -m benchmarks.rainbow_curves --env Breakout-MinAtar --seeds 16 --steps 50000
 
-`dqn` is the `cartpole` preset, `rainbow` the `rainbow` preset (double + dueling + PER + 3-step + C51); for
+`dqn` is the `cartpole-course` preset (the defaults' learner), `rainbow` the `rainbow` preset (double + dueling + PER + 3-step + C51); for
 MinAtar both get the same env settings (`MINATAR`: MLP 256-256 on the flattened 10x10x4 frame, replay 100k,
 5k warm-up, target period 1000, epsilon decay 10k, C51 support [0, 20]). A thin call of `jaxrl train` (twice)
 and `jaxrl compare`: writes `benchmarks/results/rainbow-vs-dqn-<env>/` with both run directories and
@@ -26,7 +26,7 @@ def configs(env: str, seeds: int, steps: int) -> dict:
     extra = {"env_id": env, "num_seeds": seeds, "total_steps": steps}
     if "MinAtar" in env:
         extra.update(MINATAR)
-    out = {"dqn": get_preset("cartpole").replace(**extra), "rainbow": get_preset("rainbow").replace(**extra)}
+    out = {"dqn": get_preset("cartpole-course").replace(**extra), "rainbow": get_preset("rainbow").replace(**extra)}
     if "MinAtar" in env:
         out["rainbow"] = out["rainbow"].replace(v_min=0.0, v_max=20.0)
     return out
@@ -64,8 +64,8 @@ def main(argv=None) -> int:
     for name, cfg in configs(args.env, args.seeds, args.steps).items():
         run = out / "runs" / name  # git-ignored: only compare.json/png are committed
         t0 = time.time()
-        code = jaxrl(["train", "--preset", "cartpole" if name == "dqn" else "rainbow",
-                      *flags(cfg, get_preset("cartpole" if name == "dqn" else "rainbow")), "--no-progress",
+        code = jaxrl(["train", "--preset", "cartpole-course" if name == "dqn" else "rainbow",
+                      *flags(cfg, get_preset("cartpole-course" if name == "dqn" else "rainbow")), "--no-progress",
                       "--out-dir", str(run)])
         if code:
             return code

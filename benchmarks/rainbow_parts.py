@@ -30,7 +30,7 @@ def bench_rainbow_parts(steps: int, repeats: int) -> list[Measurement]:
     from jaxrl.runners.xla_options import compiler_options
     out, base = [], None
     for name, change in VARIANTS.items():
-        cfg = (get_preset("rainbow") if change == "rainbow" else get_preset("cartpole").replace(**change))
+        cfg = (get_preset("rainbow") if change == "rainbow" else get_preset("cartpole-course").replace(**change))
         cfg = cfg.replace(total_steps=steps, learning_starts=1000, buffer_size=10_000)
         key = jax.random.PRNGKey(0)
         t0 = time.perf_counter()

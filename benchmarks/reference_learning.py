@@ -29,7 +29,7 @@ def main(argv=None) -> int:
                    help="DQNConfig overrides of the cartpole preset, e.g. target_update_frequency=250")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    cfg = get_preset("cartpole").replace(total_steps=args.steps)
+    cfg = get_preset("cartpole-course").replace(total_steps=args.steps)
     for item in args.set:
         field, _, value = item.partition("=")
         current = getattr(cfg, field, None)

@@ -15,7 +15,7 @@ from benchmarks.common import spread as spread_of
 from jaxrl.config import DQNConfig, TabularConfig, get_preset
 
 # Issue setting for the sweep and update benchmarks: batch 128, one update per env step, 64-64 MLP.
-SWEEP_CONFIG = get_preset("cartpole").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
+SWEEP_CONFIG = get_preset("cartpole-course").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
                                               buffer_size=10_000, learning_starts=1000)
 
 
@@ -172,7 +172,7 @@ def bench_update(nets, batches, repeats: int, updates: int, peak: dict,
     for net in nets:
         obs_shape, torch_shape, actions = ((4,), (4,), 2) if net == "mlp" else ((84, 84, 4), (4, 84, 84), 6)
         for batch in batches:
-            cfg = get_preset("cartpole" if net == "mlp" else "pong").replace(batch_size=batch, network=net)
+            cfg = get_preset("cartpole-course" if net == "mlp" else "pong").replace(batch_size=batch, network=net)
             per_layer = layer_macs(cfg, obs_shape, actions)
             flops = update_flops(cfg, sum(per_layer), per_layer[0])
             rng = np.random.default_rng(0)

@@ -8,7 +8,8 @@ vmapped program of `--seeds` agents), then `jaxrl compare` over every run.
         --variant global-norm=--grad-clip=global-norm
 
 A variant is `NAME=FLAGS` (`jaxrl train` flags, one string, split like a shell line) on top of `--preset` (default
-cartpole) and, for MinAtar, the settings of `benchmarks.rainbow_curves.MINATAR` (MLP 256-256, replay 100k, ...).
+cartpole-course), `--base-flags` and, for MinAtar, the settings of `benchmarks.rainbow_curves.MINATAR` (MLP 256-256,
+replay 100k, ...).
 Writes `benchmarks/results/<name>-<env>-<machine>-<date>/`: `compare.json`, `compare.png` (one group per run,
 `<variant>-root<seed>`), `variants.json` (the commands, the machine with its CPU model, each run's wall seconds and
 env steps/s, and each seed's final and best scores); the run directories under `runs/` are git-ignored.
@@ -32,11 +33,12 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--name", required=True, help="the benchmark's name (the results folder's prefix)")
     p.add_argument("--env", default="CartPole-v1")
-    p.add_argument("--preset", default="cartpole")
+    p.add_argument("--preset", default="cartpole-course")
     p.add_argument("--seeds", type=int, default=16)
     p.add_argument("--steps", type=int, default=None, help="env steps per agent (default: the preset's)")
     p.add_argument("--root-seeds", type=int, nargs="+", default=[0])
     p.add_argument("--variant", action="append", required=True, help="NAME=FLAGS (repeatable)")
+    p.add_argument("--base-flags", default="", help="`jaxrl train` flags for every variant, one string")
     p.add_argument("--window", type=int, default=20, help="episodes per seed score in compare (default 20)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
     base = get_preset(args.preset)
     cfg = base.replace(env_id=args.env, num_seeds=args.seeds, **({"total_steps": args.steps} if args.steps else {}),
                        **(MINATAR if "MinAtar" in args.env else {}))
-    common = ["--preset", args.preset, *flags(cfg, base), "--no-progress"]
+    common = ["--preset", args.preset, *flags(cfg, base), *shlex.split(args.base_flags), "--no-progress"]
     record = {"machine": {**info, "cpu": cpu_model()}, "command": "python -m benchmarks.variants "
               + shlex.join(argv if argv is not None else __import__("sys").argv[1:]), "runs": {}}
     runs = []

@@ -31,7 +31,7 @@ def _out_dir(text: str) -> Path:
 
 def _train_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jaxrl train", add_help=False, allow_abbrev=False)
-    p.add_argument("--preset", default="cartpole")
+    p.add_argument("--preset", default="cartpole-course")
     p.add_argument("--out-dir", type=_out_dir, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--window", type=int, default=10)
@@ -45,7 +45,7 @@ def _train_parser() -> argparse.ArgumentParser:
 TRAIN_HELP = f"""\
 jaxrl train: train DQN agents (a vmapped seed sweep in one jitted program).
 
-  --preset NAME      hyperparameter preset: {', '.join(sorted(PRESETS))} (default: cartpole)
+  --preset NAME      hyperparameter preset: {', '.join(sorted(PRESETS))} (default: cartpole-course)
   --out-dir DIR      run directory (default: runs/<preset>-<timestamp>/)
   --window N         episodes averaged for the per-seed final return (default: 10)
   --grid NAME=V1,V2 ...  hyperparameter grid over traced fields (learning_rate, gamma, egreedy,

@@ -18,7 +18,7 @@ TINY_FLAGS = ["--total-steps", "2000", "--learning-starts", "200", "--buffer-siz
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "cartpole"
-    assert main(["train", "--preset", "cartpole", "--num-seeds", "2", "--out-dir", str(out),
+    assert main(["train", "--preset", "cartpole-course", "--num-seeds", "2", "--out-dir", str(out),
                  "--learning-rate", "5e-4", "--no-double-dqn", "--hidden-sizes", "32", "32", *TINY_FLAGS]) == 0
     return out
 
@@ -29,7 +29,7 @@ def test_run_dir_layout(run_dir):
     assert any((run_dir / "tb").iterdir())
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["config"]["learning_rate"] == 5e-4 and cfg["config"]["double_dqn"] is False
-    assert cfg["config"]["hidden_sizes"] == [32, 32] and cfg["preset"] == "cartpole"
+    assert cfg["config"]["hidden_sizes"] == [32, 32] and cfg["preset"] == "cartpole-course"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(summary["per_seed"]) == 2
     assert summary["aggregate_steps_per_second"] > 0 and summary["compile_seconds"] > 0
@@ -64,7 +64,7 @@ def test_load_policy_acts_in_a_fresh_env(run_dir):
     (["train", "--no-such-flag", "1"], ""),
     (["train", "--env-id", "NotAnEnv-v0"], "nor an envpool Atari game (e.g. Pong-v5"),
     (["train", "--preset", "pong", "--total-steps", "1234"], "expected < total_steps (1234)"),
-    (["train", "--preset", "cartpole", "--overlap"], "--overlap is for envpool (Atari) runs"),
+    (["train", "--preset", "cartpole-course", "--overlap"], "--overlap is for envpool (Atari) runs"),
     (["fly"], "unknown command"),
 ])
 def test_bad_command_lines_exit_2(argv, message, capsys, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from jaxrl.cli import main
 
-TINY = ["--preset", "cartpole", "--total-steps", "4000", "--learning-starts", "1000", "--buffer-size", "2000",
+TINY = ["--preset", "cartpole-course", "--total-steps", "4000", "--learning-starts", "1000", "--buffer-size", "2000",
         "--log-frequency", "1000", "--eval-frequency", "2000", "--eval-episodes", "3", "--no-progress",
         "--cpu-devices", "1"]
 

@@ -17,7 +17,7 @@ from jaxrl.host import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 # The default path (no --checkpoint-frequency), in chunks of 1,000 env steps.
-RUN = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "1000",
+RUN = ["--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "1000",
        "--buffer-size", "5000", "--log-frequency", "1000", "--no-progress", "--cpu-devices", "1"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400"}  # rich wraps at 80 columns off a terminal
 
@@ -177,7 +177,7 @@ def test_diverged_run_logs_once_per_seed(tmp_path, capsys):
     """A run whose every update is non-finite: a line per seed, no per-value warnings (TensorBoard's writer
     used to print one per NaN scalar)."""
     out = tmp_path / "nan"
-    rc = main(["train", "--preset", "cartpole", "--num-seeds", "2", "--total-steps", "6000", "--learning-starts",
+    rc = main(["train", "--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "6000", "--learning-starts",
                "500", "--buffer-size", "1000", "--learning-rate", "1e38", "--no-clip-error", "--no-progress",
                "--log-frequency", "500", "--out-dir", str(out)])
     err = capsys.readouterr().err
@@ -203,7 +203,7 @@ def test_chunked_run_sharded_over_two_devices(tmp_path):
     """Several chunks of a sweep laid out over 2 devices (in a fresh process: the device count is fixed when JAX
     starts): every chunk keeps the state's sharding (the compiled chunk program must accept its own output)."""
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "--preset", "cartpole", "--num-seeds", "4",
+    proc = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "--preset", "cartpole-course", "--num-seeds", "4",
                            "--total-steps", "5000", "--learning-starts", "1000", "--buffer-size", "2000",
                            "--log-frequency", "1000", "--no-progress", "--cpu-devices", "2", "--out-dir", str(out)],
                           env=ENV, capture_output=True, text=True, timeout=240)
@@ -220,7 +220,7 @@ def test_load_policy_refuses_a_non_integer_index(uninterrupted):
 
 
 # ------------------------------------------------------------------------------------- signals under launch
-LONG = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "400000", "--learning-starts", "1000",
+LONG = ["--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "400000", "--learning-starts", "1000",
         "--buffer-size", "2000", "--log-frequency", "1000", "--no-progress"]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400"}
-SWEEP = ["--preset", "cartpole", "--num-seeds", "4", "--total-steps", "4000", "--learning-starts", "1000",
+SWEEP = ["--preset", "cartpole-course", "--num-seeds", "4", "--total-steps", "4000", "--learning-starts", "1000",
          "--buffer-size", "2000", "--log-frequency", "1000", "--eval-frequency", "2000", "--eval-episodes", "3",
          "--no-progress"]
 

@@ -18,7 +18,7 @@ from jaxrl.host.checkpoint import read_meta
 from jaxrl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CARTPOLE = ["--preset", "cartpole", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "500",
+CARTPOLE = ["--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "20000", "--learning-starts", "500",
             "--buffer-size", "5000", "--log-frequency", "500", "--checkpoint-frequency", "1000", "--no-progress",
             "--cpu-devices", "1"]  # the same single-device program in the test process and in the subprocess
 
@@ -93,7 +93,7 @@ def test_guard_update_stops_only_the_diverged_seed():
     from jaxrl.config import get_preset
     from jaxrl.agents.dqn import guard_update, make_agent
     from jaxrl.agents.types import Transition
-    agent = make_agent(get_preset("cartpole"), 2, (4,))
+    agent = make_agent(get_preset("cartpole-course"), 2, (4,))
     params = jax.vmap(agent.network.init, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(0), 2),
                                                              jnp.zeros((1, 4)))
     opt_state = jax.vmap(agent.optimizer.init)(params)
@@ -119,7 +119,7 @@ def test_divergence_stops_the_run_with_the_step(tmp_path, capsys, chunked):
     out = tmp_path / "nan"
     # one chunk (the run ends, every seed diverged, results written), or several (stops at the chunk end)
     flags = ["--checkpoint-frequency", "1000", "--log-frequency", "500"] if chunked else ["--log-frequency", "10000"]
-    rc = main(["train", "--preset", "cartpole", "--num-seeds", "2", "--total-steps", "3000", "--learning-starts",
+    rc = main(["train", "--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "3000", "--learning-starts",
                "500", "--buffer-size", "1000", "--learning-rate", "1e38", "--no-clip-error", "--no-progress",
                "--out-dir", str(out), *flags])
     err = capsys.readouterr().err

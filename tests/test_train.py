@@ -82,17 +82,18 @@ def test_vectorized_envs_and_update_blocks(num_envs, train_frequency):
 
 
 @pytest.mark.slow
-def test_cartpole_preset_best_policies_solve_in_7_of_8_seeds(tmp_path):
+def test_cartpole_preset_final_policies_solve(tmp_path):
     """Learning guard for the preset as `jaxrl train` runs it (chunked driver, greedy evaluations of 10 episodes
-    every 2,000 env steps, best parameters kept), 8 seeds, 100k env steps: >= 7 of 8 seeds' best greedy
-    evaluation averages >= 475 (random play: ~20), and params_best.msgpack holds exactly those agents' best
-    parameters. The committed Gymnasium-side measurement over 16 seeds and two root seeds is
-    benchmarks/results/cartpole-preset-*.json (15 of 16 in both)."""
+    every 10,000 env steps, best parameters kept), 8 seeds, 500k env steps: the *final* greedy evaluation averages
+    >= 475 (random play: ~20) in >= 6 of 8 seeds and the best one in >= 7 of 8, and params_best.msgpack holds the
+    best parameters. The committed Gymnasium-side measurement over 16 seeds and two root seeds is
+    benchmarks/results/cartpole-preset-*.json."""
     from jaxrl.host.sweep import run_gymnax
     cfg = get_preset("cartpole").replace(num_seeds=8)
-    assert cfg.total_steps <= 100_000 and cfg.eval_frequency == 2_000
+    assert cfg.total_steps == 500_000 and cfg.eval_frequency == 10_000 and cfg.grad_clip_mode == "none"
     result = run_gymnax(cfg, tmp_path, progress=False)
-    best = result.greedy_eval["per_seed_best"]
+    last, best = result.greedy_eval["per_seed_last"], result.greedy_eval["per_seed_best"]
+    assert sum(x >= 475 for x in last) >= 6, last
     assert sum(b >= 475 for b in best) >= 7, best
     assert (tmp_path / "params_best.msgpack").is_file()
 
