@@ -52,7 +52,8 @@ def main(argv=None) -> dict:
     info = machine_info()
     result = {"benchmark": "cartpole_preset", "date": time.strftime("%Y-%m-%d"), "machine": info,
               "command": "jaxrl train --preset cartpole --num-seeds 16 --seed R; jaxrl evaluate RUN --episodes 10 "
-                         "[--which best]", "target": "final >= 475 in >= 15 of 16 seeds and best >= 475 in 16 of 16, each root seed",
+                         "[--which best]",
+              "target": "final >= 475 in >= 15 of 16 seeds and best >= 475 in 16 of 16, each root seed",
               "runs": rows, "target_met": all(r["seeds_final_ge_475"] >= 15 and r["seeds_best_ge_475"] == r["seeds"]
                                               for r in rows)}
     out = write_result(result, "cartpole-preset", args.out)

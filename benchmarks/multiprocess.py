@@ -53,7 +53,8 @@ def main(argv=None) -> dict:
     a, b = rows["1 process x 2 devices"], rows["2 processes x 1 device"]
     info = {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": None}
     result = {"benchmark": "multiprocess", "date": time.strftime("%Y-%m-%d"), "machine": info,
-              "config": {"preset": "cartpole-course", "num_seeds": args.seeds, "total_steps": args.steps}, "layouts": rows,
+              "config": {"preset": "cartpole-course", "num_seeds": args.seeds, "total_steps": args.steps},
+              "layouts": rows,
               "two_processes_over_one": b["train_env_steps_per_second"] / a["train_env_steps_per_second"],
               "process_overhead_wall_seconds": round(b["wall_seconds"] - a["wall_seconds"], 2)}
     out = args.out or ROOT / "benchmarks/results" / f"multiprocess-{machine_slug(info)}-{result['date']}.json"

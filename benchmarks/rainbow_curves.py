@@ -3,10 +3,10 @@
     python -m benchmarks.rainbow_curves --env CartPole-v1 --seeds 16 --steps 100000
     python -m benchmarks.rainbow_curves --env Breakout-MinAtar --seeds 16 --steps 50000
 
-`dqn` is the `cartpole-course` preset (the defaults' learner), `rainbow` the `rainbow` preset (double + dueling + PER + 3-step + C51); for
-MinAtar both get the same env settings (`MINATAR`: MLP 256-256 on the flattened 10x10x4 frame, replay 100k,
-5k warm-up, target period 1000, epsilon decay 10k, C51 support [0, 20]). A thin call of `jaxrl train` (twice)
-and `jaxrl compare`: writes `benchmarks/results/rainbow-vs-dqn-<env>/` with both run directories and
+`dqn` is the `cartpole-course` preset (the defaults' learner), `rainbow` the `rainbow` preset (double + dueling +
+PER + 3-step + C51); for MinAtar both get the same env settings (`MINATAR`: MLP 256-256 on the flattened 10x10x4
+frame, replay 100k, 5k warm-up, target period 1000, epsilon decay 10k, C51 support [0, 20]). A thin call of
+`jaxrl train` (twice) and `jaxrl compare`: writes `benchmarks/results/rainbow-vs-dqn-<env>/` with both run directories and
 compare.json / compare.png (IQM with 95% CIs, probability of improvement, performance profiles).
 """
 
@@ -64,8 +64,8 @@ def main(argv=None) -> int:
     for name, cfg in configs(args.env, args.seeds, args.steps).items():
         run = out / "runs" / name  # git-ignored: only compare.json/png are committed
         t0 = time.time()
-        code = jaxrl(["train", "--preset", "cartpole-course" if name == "dqn" else "rainbow",
-                      *flags(cfg, get_preset("cartpole-course" if name == "dqn" else "rainbow")), "--no-progress",
+        preset = "cartpole-course" if name == "dqn" else "rainbow"
+        code = jaxrl(["train", "--preset", preset, *flags(cfg, get_preset(preset)), "--no-progress",
                       "--out-dir", str(run)])
         if code:
             return code

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxrl.cli import main
+from tests.test_pong import flags_with
 
 TINY = ["--preset", "cartpole-course", "--total-steps", "4000", "--learning-starts", "1000", "--buffer-size", "2000",
         "--log-frequency", "1000", "--eval-frequency", "2000", "--eval-episodes", "3", "--no-progress",
@@ -56,9 +57,8 @@ def test_best_parameters_are_those_of_the_best_evaluation(runs, tmp_path):
         mine = [float(r["mean_return"]) for r in rows if int(r["seed"]) == s]
         if mine[-1] > max(mine[:-1]):
             np.testing.assert_array_equal(leaf(best)[s], leaf(final)[s])
-    i = TINY.index("--eval-frequency")
-    flags = TINY[:i] + ["--eval-frequency", "0"] + TINY[i + 2:]
-    assert main(["train", *flags, "--num-seeds", "3", "--out-dir", str(tmp_path / "noeval")]) == 0
+    assert main(["train", *flags_with(TINY, eval_frequency=0), "--num-seeds", "3",
+                 "--out-dir", str(tmp_path / "noeval")]) == 0
     assert (tmp_path / "noeval" / "params.msgpack").read_bytes() == (runs["a"] / "params.msgpack").read_bytes()
     assert not (tmp_path / "noeval" / "params_best.msgpack").exists()
     with pytest.raises(FileNotFoundError, match="train with --eval-frequency"):

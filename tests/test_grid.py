@@ -122,8 +122,8 @@ def test_pong_seed_sweep_on_2_devices(tmp_path):
                          text=True, timeout=120)
     assert bad.returncode == 2 and "envpool's XLA ops cannot be partitioned" in bad.stderr
     assert bad.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
-    odd = subprocess.run(flags_with(cmd, num_seeds=3) + ["--loop", "host", "--out-dir", str(tmp_path / "y")], env=env,
-                         capture_output=True, text=True, timeout=120)
+    odd = subprocess.run(flags_with(cmd, num_seeds=3) + ["--loop", "host", "--out-dir", str(tmp_path / "y")],
+                         env=env, capture_output=True, text=True, timeout=120)
     assert odd.returncode == 2 and "a multiple of the 2 visible devices" in odd.stderr
     ok = subprocess.run(cmd + ["--loop", "host", "--out-dir", str(tmp_path / "h")], env=env, capture_output=True,
                         text=True, timeout=300)

@@ -123,8 +123,8 @@ def test_interrupt_then_resume(tmp_path):
     """SIGTERM mid-run: the chunk finishes, a checkpoint is written, exit 130; --resume completes the run and
     the CSVs hold each step once."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *flags_with(TINY, total_steps=4096, eval_frequency=0), "--loop", "xla",
-           "--no-video", "--out-dir", str(out)]
+    cmd = [sys.executable, "-m", "jaxrl.cli", "train", *flags_with(TINY, total_steps=4096, eval_frequency=0),
+           "--loop", "xla", "--no-video", "--out-dir", str(out)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
