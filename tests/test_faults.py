@@ -224,12 +224,12 @@ LONG = ["--preset", "cartpole-course", "--num-seeds", "2", "--total-steps", "400
         "--buffer-size", "2000", "--log-frequency", "1000", "--no-progress"]
 
 
-def _launch(out: Path):
+def _launch(out: Path, **popen):
     """`jaxrl launch --processes 2` of a long sweep, returned with its two workers' pids once the first chunk
     is logged (both are then training)."""
     launcher = subprocess.Popen([sys.executable, "-m", "jaxrl.cli", "launch", "--processes", "2", "--", "train",
                                  *LONG, "--out-dir", str(out)], env=ENV, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, **popen)
     deadline = time.time() + 240
     while time.time() < deadline and launcher.poll() is None:
         if (out / "metrics.csv").is_file() and len((out / "metrics.csv").read_text().splitlines()) > 3:
@@ -256,6 +256,41 @@ def test_sigterm_to_the_launcher_checkpoints_every_worker(tmp_path):
     output, _ = launcher.communicate(timeout=120)
     assert launcher.returncode == 130, output[-3000:]
     assert "SIGTERM: stopping at the end of this chunk" in output and "Traceback" not in output
+    from jaxrl.host.checkpoint import read_meta
+    assert 1000 <= read_meta(out / "checkpoint.msgpack")["env_steps"] < 400000
+
+
+class _Exiting:
+    """A process stand-in whose `poll()` gives `codes` in turn, then the last one for good."""
+
+    def __init__(self, *codes):
+        self.codes = list(codes)
+
+    def poll(self):
+        return self.codes.pop(0) if len(self.codes) > 1 else self.codes[0]
+
+
+def test_launcher_waits_for_every_worker_after_a_forwarded_signal():
+    """After a forwarded SIGTERM one worker may checkpoint and exit 130 while another is still writing: that is
+    the answer asked for, and the launcher waits for the rest. (Taking the 130 for a failure and terminating the
+    others killed one whose handler was already restored: exit 143, its checkpoint at risk.)"""
+    from jaxrl.host.launch import _wait
+    assert _wait([_Exiting(None, None, None, 130), _Exiting(130)], lambda: True) is None
+    assert _wait([_Exiting(None, None, 0), _Exiting(None, 0)], lambda: True) is None
+    assert _wait([_Exiting(None, None, 130), _Exiting(None, 1)], lambda: True) == 1  # a real failure still counts
+    assert _wait([_Exiting(None, None), _Exiting(None, 130)], lambda: False) == 1  # 130 unasked: a failure
+
+
+def test_ctrl_c_in_a_terminal_reaches_each_worker_once(tmp_path):
+    """A terminal's Ctrl-C goes to the launcher's whole process group. The workers run in their own session, so
+    they hear it once, forwarded (twice would mean "stop now, unsaved"): every one checkpoints, exit 130."""
+    out = tmp_path / "run"
+    launcher, workers = _launch(out, start_new_session=True)
+    assert launcher.poll() is None and len(workers) == 2
+    os.killpg(launcher.pid, signal.SIGINT)
+    output, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode == 130, output[-3000:]
+    assert "stopped at once" not in output and "Traceback" not in output
     from jaxrl.host.checkpoint import read_meta
     assert 1000 <= read_meta(out / "checkpoint.msgpack")["env_steps"] < 400000
 

@@ -8,8 +8,11 @@ port on 127.0.0.1, process ids 0..N-1, and (CPU) D forced host devices each:
 Process 0's output is streamed; the others' go to `launch-<i>.log` files in a temporary directory, whose last
 lines are printed if that process fails. When a process exits with an error or is killed, the others are stopped
 (SIGTERM, then SIGKILL after `GRACE` seconds) and the launcher exits with the worst status, naming the process.
-SIGINT/SIGTERM to the launcher are forwarded to every process (each then checkpoints at its chunk end, in step);
-a launcher killed outright (`kill -9`) takes its processes with it (`die_with_parent`).
+SIGINT/SIGTERM to the launcher are forwarded to every process (each then checkpoints at its chunk end, in step,
+and exits 130, which after a forwarded signal is the answer asked for, not a failure: the launcher waits for
+the rest instead of stopping them mid-checkpoint). The processes run in their own session, so a terminal's Ctrl-C
+reaches them once, through the launcher, and not a second time from the terminal (a second signal means "stop
+now, unsaved"). A launcher killed outright (`kill -9`) takes its processes with it (`die_with_parent`).
 The same `--distributed` path runs under SLURM or Kubernetes: docs/multiprocess.md.
 """
 
@@ -25,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+EXIT_INTERRUPTED = 130  # a `jaxrl train` that checkpointed and stopped on a signal (jaxrl.host.driver)
 GRACE = 20.0  # seconds the other processes get to stop after one failed
 
 
@@ -69,18 +73,22 @@ def launch(processes: int, devices_per_process: int, argv: list[str], *, stream=
         out = subprocess.PIPE if i == 0 else open(logs / f"launch-{i}.log", "w")
         files.append(out)
         procs.append(subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *argv], env=env, stdout=out,
-                                      stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent))
+                                      stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                      preexec_fn=die_with_parent))
     pump = threading.Thread(target=_pump, args=(procs[0].stdout, stream), daemon=True)
     pump.start()
 
+    forwarded = threading.Event()
+
     def forward(signum, frame):
+        forwarded.set()
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signum)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        failed = _wait(procs)
+        failed = _wait(procs, forwarded.is_set)
         if failed is not None:
             code = procs[failed].returncode
             print(f"jaxrl launch: process {failed} exited with status {worst([code])}; stopping the others",
@@ -104,14 +112,16 @@ def _pump(pipe, stream):
         stream.flush()
 
 
-def _wait(procs) -> int | None:
-    """Wait for every process; -> the index of the first one that failed, or None."""
+def _wait(procs, forwarded=lambda: False) -> int | None:
+    """Wait for every process; -> the index of the first one that failed, or None. Once `forwarded()` (a signal
+    was passed on), exit status 130 (checkpointed and stopped) is each process's expected answer, not a failure."""
     while True:
         codes = [p.poll() for p in procs]
+        ok = (0, EXIT_INTERRUPTED) if forwarded() else (0,)
         for i, c in enumerate(codes):
-            if c not in (None, 0):
+            if c is not None and c not in ok:
                 return i
-        if all(c == 0 for c in codes):
+        if all(c is not None for c in codes):
             return None
         time.sleep(0.2)
 
