@@ -4,12 +4,14 @@ The target: the final policies score >= 475 over the 10 episodes in at least 15 
 16 of 16, for each root seed.
 
     python -m benchmarks.cartpole_preset [--root-seeds 0 1] [--out benchmarks/results/cartpole-preset-<machine>.json]
+        [--train-args="--buffer-size 50000"]   # a candidate change to the preset, recorded in the JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -21,18 +23,20 @@ def main(argv=None) -> dict:
     p.add_argument("--num-seeds", type=int, default=16)
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--train-args", default="", help="extra `jaxrl train` flags on top of the preset (a candidate)")
     args = p.parse_args(argv)
     from benchmarks.common import machine_info, write_result
     from jaxrl.cli import main as jaxrl
     from jaxrl.host.gym_eval import evaluate_run
 
+    extra = shlex.split(args.train_args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for root in args.root_seeds:
             run = Path(tmp) / f"seed{root}"
             t0 = time.perf_counter()
             assert jaxrl(["train", "--preset", "cartpole", "--num-seeds", str(args.num_seeds), "--seed", str(root),
-                          "--no-progress", "--out-dir", str(run)]) == 0
+                          "--no-progress", "--out-dir", str(run), *extra]) == 0
             seconds = time.perf_counter() - t0
             summary = json.loads((run / "summary.json").read_text())
             final = evaluate_run(run, episodes=args.episodes, which="final", seed=100 + root)
@@ -51,8 +55,8 @@ def main(argv=None) -> dict:
                   f"{seconds:.0f} s wall", flush=True)
     info = machine_info()
     result = {"benchmark": "cartpole_preset", "date": time.strftime("%Y-%m-%d"), "machine": info,
-              "command": "jaxrl train --preset cartpole --num-seeds 16 --seed R; jaxrl evaluate RUN --episodes 10 "
-                         "[--which best]",
+              "command": " ".join(["jaxrl train --preset cartpole --num-seeds 16 --seed R", *map(shlex.quote, extra)])
+                         + "; jaxrl evaluate RUN --episodes 10 [--which best]", "train_args": extra,
               "target": "final >= 475 in >= 15 of 16 seeds and best >= 475 in 16 of 16, each root seed",
               "runs": rows, "target_met": all(r["seeds_final_ge_475"] >= 15 and r["seeds_best_ge_475"] == r["seeds"]
                                               for r in rows)}
