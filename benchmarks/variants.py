@@ -12,7 +12,8 @@ cartpole-course), `--base-flags` and, for MinAtar, the settings of `benchmarks.r
 replay 100k, ...).
 Writes `benchmarks/results/<name>-<env>-<machine>-<date>/`: `compare.json`, `compare.png` (one group per run,
 `<variant>-root<seed>`), `variants.json` (the commands, the machine with its CPU model, each run's wall seconds and
-env steps/s, and each seed's final and best scores); the run directories under `runs/` are git-ignored.
+env steps/s, and each seed's final and best scores, while training and greedy: `scores`); the run directories
+under `runs/` are git-ignored.
 """
 
 from __future__ import annotations
@@ -75,13 +76,24 @@ def main(argv=None) -> int:
             record["runs"][run.name] = {
                 "command": "jaxrl " + shlex.join(train), "wall_seconds": time.time() - t0,
                 "env_steps_per_second": summary.get("aggregate_steps_per_second"),
-                "final_mean_return": [s["final_mean_return"] for s in summary["per_seed"]],
-                "best_mean_return": [s.get("best_mean_return") for s in summary["per_seed"]]}
+                **scores(summary)}
             print(f"{run.name}: {time.time() - t0:.0f} s wall", flush=True)
             runs.append(run)
     out.mkdir(parents=True, exist_ok=True)
     (out / "variants.json").write_text(json.dumps(record, indent=2) + "\n")
     return jaxrl(["compare", *map(str, runs), "--out", str(out), "--window", str(args.window)])
+
+
+def scores(summary: dict) -> dict:
+    """Each seed's scores from a run's summary.json: the mean of its last episodes while training
+    (`final_mean_return`, exploring) and its best rolling mean; with greedy evaluations on, the last and the best
+    greedy evaluation (`greedy_final`, `greedy_best`: `eval_episodes` episodes each, epsilon 0)."""
+    out = {"final_mean_return": [s["final_mean_return"] for s in summary["per_seed"]],
+           "best_mean_return": [s.get("best_mean_return") for s in summary["per_seed"]]}
+    greedy = summary.get("greedy_eval") or {}
+    if greedy.get("per_seed_last") is not None:
+        out.update(greedy_final=greedy["per_seed_last"], greedy_best=greedy["per_seed_best"])
+    return out
 
 
 if __name__ == "__main__":
