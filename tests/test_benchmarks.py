@@ -65,3 +65,12 @@ def test_trace_summary_clips_to_the_window():
     assert [(o["name"], o["count_per_env_step"]) for o in s["ops"]] == [("op", 1)]
     with pytest.raises(RuntimeError, match="no event"):
         summarize(events, 1, window="missing")
+
+
+def test_variant_scores_take_greedy_evaluations_when_there():
+    from benchmarks.variants import scores
+    per_seed = [{"final_mean_return": 9.0, "best_mean_return": 12.0}, {"final_mean_return": 3.0}]
+    assert scores({"per_seed": per_seed}) == {"final_mean_return": [9.0, 3.0], "best_mean_return": [12.0, None]}
+    greedy = {"per_seed_last": [500.0, 111.3], "per_seed_best": [500.0, 479.2]}
+    out = scores({"per_seed": per_seed, "greedy_eval": greedy})
+    assert out["greedy_final"] == [500.0, 111.3] and out["greedy_best"] == [500.0, 479.2]
