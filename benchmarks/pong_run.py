@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from jaxrl.config.atari_scores import SOLVED_SCORE
+from jaxrl.config.solved import SOLVED_SCORE
 from jaxrl.host.atari_log import SOLVE_WINDOW
 
 SOLVED_MEAN = SOLVED_SCORE["Pong-v5"]  # the course's "solved": mean > 18 over the last SOLVE_WINDOW (100) games

@@ -10,7 +10,8 @@ import pytest
 
 from jaxrl.cli import main
 from jaxrl.config import DQNConfig, protocol_options
-from jaxrl.config.atari_scores import REFERENCE_SCORES, human_normalized_score, solve_threshold
+from jaxrl.config.atari_scores import REFERENCE_SCORES, human_normalized_score
+from jaxrl.config.solved import solve_threshold
 from jaxrl.envs.envpool_env import env_spec, make_envpool
 from jaxrl.host import stats
 
@@ -49,7 +50,7 @@ def test_human_normalized_scores_by_hand():
     assert human_normalized_score("Qbert-v5", 1000.0) == pytest.approx(836.1 / 13291.1)  # (1000 - 163.9) / ...
     assert human_normalized_score("CartPole-v1", 500.0) is None
     assert solve_threshold("Pong-v5") == 18.0 and solve_threshold("Qbert-v5") == 13455.0
-    assert solve_threshold("CartPole-v1") is None
+    assert solve_threshold("CartPole-v1") == 475.0 and solve_threshold("Breakout-MinAtar") is None  # one criterion
 
 
 def _fake_run(path: Path, env_id: str, returns: list[float]) -> Path:

@@ -1,5 +1,5 @@
 """Reference scores of the Atari-57 games (plain data): a random agent's and a professional human tester's, per
-envpool id, and what "solved" means per game.
+envpool id (what "solved" means per env: `jaxrl.config.solved`).
 
 Source: the human and random scores of Mnih et al. (2015), "Human-level control through deep reinforcement
 learning" (Nature 518; its table of random and professional-tester scores), extended to all 57 games by Badia
@@ -73,21 +73,9 @@ REFERENCE_SCORES: dict[str, tuple[float, float]] = {
 }
 """envpool id -> (random score, human score)."""
 
-SOLVED_SCORE = {"Pong-v5": 18.0}
-"""The course's "solved" for Pong: a mean above 18 over the last 100 games (above the human score, 14.6)."""
-
-
 def human_normalized_score(env_id: str, score: float) -> float | None:
     """HNS of a raw game score, or None for a game without reference scores."""
     if env_id not in REFERENCE_SCORES:
         return None
     random, human = REFERENCE_SCORES[env_id]
     return (score - random) / (human - random)
-
-
-def solve_threshold(env_id: str) -> float | None:
-    """The mean score over the last 100 games that counts as solved: the course's 18 for Pong, the human score for
-    the other Atari-57 games (HNS 1, human level), None for the rest."""
-    if env_id in SOLVED_SCORE:
-        return SOLVED_SCORE[env_id]
-    return REFERENCE_SCORES[env_id][1] if env_id in REFERENCE_SCORES else None

@@ -17,7 +17,8 @@ import numpy as np
 from jaxrl.config import DQNConfig
 from jaxrl.envs.envpool_env import FRAMES_PER_STEP
 from jaxrl.host import rundir
-from jaxrl.config.atari_scores import human_normalized_score, solve_threshold
+from jaxrl.config.atari_scores import human_normalized_score
+from jaxrl.config.solved import solve_threshold
 from jaxrl.host.metrics import (EVAL_COLUMNS, EVAL_FILE, METRICS_FILE, append_episodes, eval_rows, read_episodes,
                                start_metrics)
 

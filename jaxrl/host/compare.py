@@ -23,7 +23,6 @@ from jaxrl.host.summary import per_seed_summary
 
 COMPARE_JSON = "compare.json"
 COMPARE_PNG = "compare.png"
-TARGETS = {"CartPole-v1": 475.0}  # the "solved" scores, the optimality gap's target (Atari: `solve_threshold`)
 
 
 @dataclasses.dataclass
@@ -92,10 +91,11 @@ def compare(runs, out: Optional[Path], *, window: int = 10, reps: int = stats.RE
 
 def analyse(runs, *, window: int = 10, reps: int = stats.REPS):
     """-> (the comparison as a dict, the groups, each group's final scores): nothing written."""
-    from jaxrl.config.atari_scores import human_normalized_score, solve_threshold
+    from jaxrl.config.atari_scores import human_normalized_score
+    from jaxrl.config.solved import solve_threshold
     groups = load_groups(runs, window)
     env_id = groups[0].env_id
-    target = TARGETS.get(env_id, solve_threshold(env_id))
+    target = solve_threshold(env_id)  # the optimality gap's target
     rows, finals = [], {}
     for g in groups:
         final, best = seed_scores(g, window)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxrl.config.solved import solve_threshold
 from jaxrl.host import rundir, stats
 
 GYMNASIUM_IDS = {"CartPole-v1": "CartPole-v1", "Acrobot-v1": "Acrobot-v1", "MountainCar-v0": "MountainCar-v0"}
@@ -50,7 +51,7 @@ def evaluate_run(run: Path, *, episodes: int, which: str = "final", seed: int = 
         env.close()
         per_agent.append({"agent": i, "returns": returns, "mean_return": float(np.mean(returns))})
     means = np.array([a["mean_return"] for a in per_agent])
-    threshold = {"CartPole-v1": 475.0}.get(env_id)
+    threshold = solve_threshold(env_id)
     report = {"run": str(run), "env_id": env_id, "gymnasium_id": GYMNASIUM_IDS[env_id], "which": which,
               "episodes_per_agent": episodes, "epsilon": epsilon, "seed": seed, "per_agent": per_agent,
               "aggregates": stats.aggregates(means, target=threshold)}

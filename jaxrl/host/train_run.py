@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxrl.config import DQNConfig
+from jaxrl.config.solved import solve_threshold
 from jaxrl.envs.envpool_env import is_envpool_env
 
 from jaxrl.host.driver import EXIT_INTERRUPTED
@@ -113,8 +114,7 @@ def _train(config: DQNConfig, opts, stop) -> int:
                              console, out_dir, stop)
     if code or not writer:
         return code or 0
-    threshold = 475.0 if config.env_id == "CartPole-v1" else None
-    summary = summarize(result, window=opts.window, solve_threshold=threshold)
+    summary = summarize(result, window=opts.window, solve_threshold=solve_threshold(config.env_id))
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
     from jaxrl.host.summary import print_summary
     print_summary(summary, console)
