@@ -90,3 +90,21 @@ def write_result(result: dict, name: str, out=None):
     path = out or Path("benchmarks/results") / f"{name}-{machine_slug(result['machine'])}-{result['date']}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+# The CartPole sweep that the suite's sweep and update benchmarks and the scale-out time: the cartpole-course
+# learner at batch 128, one update per env step, MLP 64-64, replay 10k.
+def _sweep_config():
+    from jaxrl.config import get_preset
+    return get_preset("cartpole-course").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
+                                                 buffer_size=10_000, learning_starts=1000)
+
+
+SWEEP_CONFIG = _sweep_config()
+
+
+def torch_cartpole_seconds(cfg, repeats: int, threads: int) -> list[float]:
+    """Seconds of `repeats` torch_reference CartPole runs of `cfg` (seeds 0..repeats-1), after a short warm-up."""
+    from torch_reference.gymnax import make_train
+    make_train(cfg.replace(total_steps=cfg.learning_starts + 1000), threads=threads)(0)  # warm-up
+    return [make_train(cfg, threads=threads)(i)["seconds"] for i in range(repeats)]

@@ -18,18 +18,14 @@ from benchmarks.common import Measurement
 SCRIPT = """
 import json, sys, time
 import jax
-from benchmarks.common import time_rate
-from benchmarks.suite import SWEEP_CONFIG
-from jaxrl.runners.grid import shard_sweep, sweep_keys, sweep_sharding
-from jaxrl.runners.gymnax import make_train
-from jaxrl.runners.xla_options import compiler_options
+from benchmarks.common import SWEEP_CONFIG, time_rate
+from jaxrl.host.sweep import sweep_program
 seeds, steps, repeats = map(int, sys.argv[1:4])
-cfg = SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps)
-(keys,), n = shard_sweep((sweep_keys(cfg),), sweep_sharding())
+program, inputs, n = sweep_program(SWEEP_CONFIG.replace(num_seeds=seeds, total_steps=steps))
 t0 = time.perf_counter()
-program = jax.jit(jax.vmap(make_train(cfg)), compiler_options=compiler_options()).lower(keys).compile()
+program = program.lower(*inputs).compile()
 compile_s = time.perf_counter() - t0
-med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * steps, repeats, warmup=False)
+med, spread, _ = time_rate(lambda: jax.block_until_ready(program(*inputs)), seeds * steps, repeats, warmup=False)
 print(json.dumps({"devices": jax.device_count(), "value": med, "spread": spread, "compile": compile_s}))
 """
 
@@ -61,10 +57,9 @@ def bench_scaleout(device_counts, seeds: int, steps: int, repeats: int) -> list[
     # The torch baseline in the same run: seeds one after another (its aggregate rate for any seed count).
     import numpy as np
 
-    from benchmarks.common import spread
-    from benchmarks.suite import SWEEP_CONFIG, _torch_cartpole_seconds
+    from benchmarks.common import SWEEP_CONFIG, spread, torch_cartpole_seconds
     cfg = SWEEP_CONFIG.replace(total_steps=steps)
-    rates = steps / np.array(_torch_cartpole_seconds(cfg, repeats, threads=1))
+    rates = steps / np.array(torch_cartpole_seconds(cfg, repeats, threads=1))
     out.append(Measurement("sharded_sweep", "torch", {"seeds": seeds, "steps_per_seed": steps, "mode": "sequential"},
                            float(np.median(rates)), "env_steps/s", repeats, spread(rates)))
     print(f"  sharded_sweep torch sequential: {out[-1].value:,.0f} env steps/s", flush=True)

@@ -10,13 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import Measurement, time_rate
+from benchmarks.common import SWEEP_CONFIG, Measurement, time_rate, torch_cartpole_seconds
 from benchmarks.common import spread as spread_of
 from jaxrl.config import DQNConfig, TabularConfig, get_preset
 
-# Issue setting for the sweep and update benchmarks: batch 128, one update per env step, 64-64 MLP.
-SWEEP_CONFIG = get_preset("cartpole-course").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
-                                              buffer_size=10_000, learning_starts=1000)
 
 
 # ----------------------------------------------------------------------------------------------- FLOPs
@@ -76,18 +73,17 @@ def bench_cartpole_sweep(seed_counts, total_steps: int, repeats: int, peak: floa
                          torch_runs: tuple[str, ...] = ("sequential", "parallel")) -> list[Measurement]:
     """jaxrl's seed sweep at each of `seed_counts` (one program, vmapped) against torch_reference on the CPU:
     "sequential" (one seed after another) and/or "parallel" (one process per core), as `torch_runs` asks."""
-    from jaxrl.runners.gymnax import make_train
-    from jaxrl.runners.xla_options import compiler_options
+    from jaxrl.host.sweep import sweep_program
     cfg = SWEEP_CONFIG.replace(total_steps=total_steps)
     macs = forward_macs(cfg, (4,), 2)
     flops_per_step = 2.0 * macs + update_flops(cfg, macs) * (cfg.num_updates / total_steps)
     out = []
     for seeds in seed_counts:
-        keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+        program, inputs, _ = sweep_program(cfg.replace(num_seeds=seeds))
         t0 = time.perf_counter()
-        program = jax.jit(jax.vmap(make_train(cfg)), compiler_options=compiler_options()).lower(keys).compile()
+        program = program.lower(*inputs).compile()
         compile_s = time.perf_counter() - t0
-        med, spread, _ = time_rate(lambda: jax.block_until_ready(program(keys)), seeds * total_steps, repeats,
+        med, spread, _ = time_rate(lambda: jax.block_until_ready(program(*inputs)), seeds * total_steps, repeats,
                                    warmup=False)  # compiled ahead of time: nothing to warm
         gflops = med * flops_per_step / 1e9
         out.append(Measurement("cartpole_sweep", "jaxrl", {"seeds": seeds, "steps_per_seed": total_steps}, med,
@@ -120,7 +116,7 @@ def _torch_sequential_sweep(cfg, total_steps, repeats, flops_per_step) -> Measur
     import torch
     default_threads, best = torch.get_num_threads(), None
     for threads in sorted({1, default_threads}):
-        seconds = _torch_cartpole_seconds(cfg, repeats, threads=threads)
+        seconds = torch_cartpole_seconds(cfg, repeats, threads=threads)
         if best is None or np.median(seconds) < np.median(best[1]):
             best = (threads, seconds)
     torch.set_num_threads(default_threads)
@@ -151,12 +147,6 @@ def _torch_worker(cfg, seed):
     from torch_reference.gymnax import make_train
     torch.set_num_threads(1)
     return make_train(cfg)(seed)["seconds"]
-
-
-def _torch_cartpole_seconds(cfg, repeats, threads):
-    from torch_reference.gymnax import make_train
-    make_train(cfg.replace(total_steps=cfg.learning_starts + 1000), threads=threads)(0)  # warm-up
-    return [make_train(cfg, threads=threads)(i)["seconds"] for i in range(repeats)]
 
 
 # ----------------------------------------------------------------------------------------------- update

@@ -47,9 +47,14 @@ class SweepResult:
         return self.config.sweep_size * steps / self.run_seconds
 
 
-def _sweep_program(train, config: DQNConfig, sharding):
-    """`(jitted vmapped train, its sharded inputs, N)`: keys (and traced hyperparameters with a grid), padded
-    and laid out over the devices. Without a grid the hyperparameters stay compile-time constants."""
+def sweep_program(config: DQNConfig, train=None, sharding=None):
+    """`(jax.jit(jax.vmap(train)) with compiler_options(), its sharded inputs, N)`: the one way a sweep's program
+    is built (`run_sweep`, the benchmarks). `train` defaults to `make_train(config)`; the inputs are the keys (and
+    traced hyperparameters with a grid), padded to a multiple of the devices and laid out over them
+    (`sharding`: default, every visible device). Without a grid the hyperparameters stay compile-time constants.
+    Compile it with `program.lower(*inputs).compile()`; its outputs' leading axis is N, padded."""
+    train = make_train(config) if train is None else train
+    sharding = sharding or sweep_sharding()
     keys = sweep_keys(config)
     if config.grid:
         inputs, n = shard_sweep((keys, sweep_hparams(config)), sharding)
@@ -64,7 +69,7 @@ def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> Swee
     config.validate()
     bar = ProgressBar(config.total_steps, enabled=progress)
     train = make_train(config, progress_callback=bar)
-    program, inputs, n = _sweep_program(train, config, sweep_sharding())
+    program, inputs, n = sweep_program(config, train)
     status = console.status("compiling ...") if console is not None else nullcontext()
     with status:
         t0 = time.perf_counter()
