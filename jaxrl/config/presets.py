@@ -22,10 +22,10 @@ PRESETS: dict[str, DQNConfig] = {
     #   num_envs 10, train_frequency 10, batch 128, buffer 10k, learning_starts 10k, target 500, total 500k,
     #   epsilon 1.0 -> 0.05 linear over 250k
     #                         PureJaxRL's DQN on CartPole (`purejaxrl/dqn.py`): one update per 10 env steps, so
-    #                         500k env steps of 16 seeds take about 2 minutes (129 s measured); a target
-    #                         period of 1000 ended with the same count of good final policies (29 of 32 over
-    #                         two root seeds) and a 50k buffer fewer (10 of 16 on root seed 1):
-    #                         benchmarks/results/cartpole-preset-candidates-*.json
+    #                         500k env steps of 16 seeds take about 2 minutes (119-129 s measured); none of
+    #                         six candidate changes (target 1000, buffer 50k, batch 256 every 20 env steps,
+    #                         epsilon over 100k, 3-step returns, lr 1e-3) ended with more good final policies
+    #                         than its 29 of 32 over two root seeds: benchmarks/results/cartpole-preset-candidates-*
     #   hidden_sizes 120 84   PureJaxRL's Q-network; with 64-64 12-13 of 16 final policies scored >= 475, with
     #                         120-84 14-15
     #   learning_rate 5e-4, lr_schedule linear
