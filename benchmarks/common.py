@@ -14,6 +14,8 @@ import statistics
 import time
 from typing import Callable
 
+from jaxrl.config import get_preset
+
 
 @dataclasses.dataclass
 class Measurement:
@@ -94,13 +96,8 @@ def write_result(result: dict, name: str, out=None):
 
 # The CartPole sweep that the suite's sweep and update benchmarks and the scale-out time: the cartpole-course
 # learner at batch 128, one update per env step, MLP 64-64, replay 10k.
-def _sweep_config():
-    from jaxrl.config import get_preset
-    return get_preset("cartpole-course").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
-                                                 buffer_size=10_000, learning_starts=1000)
-
-
-SWEEP_CONFIG = _sweep_config()
+SWEEP_CONFIG = get_preset("cartpole-course").replace(batch_size=128, train_frequency=1, hidden_sizes=(64, 64),
+                                                     buffer_size=10_000, learning_starts=1000)
 
 
 def torch_cartpole_seconds(cfg, repeats: int, threads: int) -> list[float]:

@@ -6,8 +6,8 @@
 `dqn` is the `cartpole-course` preset (the defaults' learner), `rainbow` the `rainbow` preset (double + dueling +
 PER + 3-step + C51); for MinAtar both get the same env settings (`MINATAR`: MLP 256-256 on the flattened 10x10x4
 frame, replay 100k, 5k warm-up, target period 1000, epsilon decay 10k, C51 support [0, 20]). A thin call of
-`jaxrl train` (twice) and `jaxrl compare`: writes `benchmarks/results/rainbow-vs-dqn-<env>/` with both run directories and
-compare.json / compare.png (IQM with 95% CIs, probability of improvement, performance profiles).
+`jaxrl train` (twice) and `jaxrl compare`: writes `benchmarks/results/rainbow-vs-dqn-<env>/` with both run
+directories and compare.json / compare.png (IQM with 95% CIs, probability of improvement, performance profiles).
 """
 
 from __future__ import annotations

@@ -204,8 +204,9 @@ def test_chunked_run_sharded_over_two_devices(tmp_path):
     starts): every chunk keeps the state's sharding (the compiled chunk program must accept its own output)."""
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "jaxrl.cli", "train", "--preset", "cartpole-course",
-                           "--num-seeds", "4", "--total-steps", "5000", "--learning-starts", "1000", "--buffer-size", "2000",
-                           "--log-frequency", "1000", "--no-progress", "--cpu-devices", "2", "--out-dir", str(out)],
+                           "--num-seeds", "4", "--total-steps", "5000", "--learning-starts", "1000",
+                           "--buffer-size", "2000", "--log-frequency", "1000", "--no-progress", "--cpu-devices", "2",
+                           "--out-dir", str(out)],
                           env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "devices=2" in proc.stderr

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from jaxrl.host.checkpoint import Interrupted, divergence_report, raise_if_all_diverged
+from jaxrl.host.exit_codes import EXIT_INTERRUPTED
 
 
 @dataclasses.dataclass
@@ -51,9 +52,6 @@ class Chunks:
     diverged_at: Callable[[], np.ndarray]
     checkpoint_every: int = 0
     save_at_end: bool = True
-
-
-EXIT_INTERRUPTED = 130
 
 
 class StopFlag:

@@ -28,7 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-EXIT_INTERRUPTED = 130  # a `jaxrl train` that checkpointed and stopped on a signal (jaxrl.host.driver)
+from jaxrl.host.exit_codes import EXIT_INTERRUPTED
+
 GRACE = 20.0  # seconds the other processes get to stop after one failed
 
 

@@ -12,9 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from jaxrl.host.exit_codes import EXIT_IO
 from jaxrl.host.train_run import UsageError
-
-EXIT_IO = 1
 
 
 def evaluate(args) -> int:

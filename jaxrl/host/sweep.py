@@ -54,7 +54,6 @@ def sweep_program(config: DQNConfig, train=None, sharding=None):
     (`sharding`: default, every visible device). Without a grid the hyperparameters stay compile-time constants.
     Compile it with `program.lower(*inputs).compile()`; its outputs' leading axis is N, padded."""
     train = make_train(config) if train is None else train
-    sharding = sharding or sweep_sharding()
     keys = sweep_keys(config)
     if config.grid:
         inputs, n = shard_sweep((keys, sweep_hparams(config)), sharding)

@@ -15,10 +15,8 @@ from jaxrl.config import DQNConfig
 from jaxrl.config.solved import solve_threshold
 from jaxrl.envs.envpool_env import is_envpool_env
 
-from jaxrl.host.driver import EXIT_INTERRUPTED
+from jaxrl.host.exit_codes import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_IO
 
-EXIT_DIVERGED = 3
-EXIT_IO = 1
 HEARTBEAT_SECONDS = 30  # a lost process is noticed by the others within about this long (--distributed)
 
 
