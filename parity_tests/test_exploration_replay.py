@@ -20,9 +20,9 @@ def test_schedules_agree(schedule, start, final, decay, record_max):
     """jaxrl computes epsilon in float32 inside the program; the reference is the course's float64 Python
     formula. They agree to float32 rounding (a few ulps): bit-equality is not attainable, since XLA and
     PyTorch/libm use different float32 exp kernels and XLA rewrites x / c as x * (1 / c)."""
-    cfg = DQNConfig(epsilon_schedule=schedule, egreedy=start, egreedy_final=final, egreedy_decay=decay)
-    j = np.asarray(jax.jit(jax.vmap(je.make_epsilon_schedule(cfg)))(jnp.asarray(STEPS)), np.float64)
-    t = np.array([te.make_epsilon_schedule(cfg)(int(s)) for s in STEPS])
+    j = np.asarray(jax.jit(jax.vmap(je.make_epsilon_schedule(schedule, start, final, decay)))(jnp.asarray(STEPS)),
+                   np.float64)
+    t = np.array([te.make_epsilon_schedule(schedule, start, final, decay)(int(s)) for s in STEPS])
     err = float(np.max(np.abs(j - t) / t))
     record_max(f"epsilon {schedule}", err)
     assert err <= 1e-6
@@ -32,9 +32,8 @@ def test_schedules_agree(schedule, start, final, decay, record_max):
 
 
 def test_wrong_schedule_is_detected():
-    cfg = DQNConfig(egreedy=0.9, egreedy_final=0.01, egreedy_decay=10_000.0)
-    j = np.asarray(je.make_epsilon_schedule(cfg)(jnp.asarray(STEPS)))
-    t = np.array([te.make_epsilon_schedule(cfg.replace(egreedy_decay=10_100.0))(int(s)) for s in STEPS])
+    j = np.asarray(je.make_epsilon_schedule("exponential", 0.9, 0.01, 10_000.0)(jnp.asarray(STEPS)))
+    t = np.array([te.make_epsilon_schedule("exponential", 0.9, 0.01, 10_100.0)(int(s)) for s in STEPS])
     assert np.max(np.abs(j - t) / t) > 1e-3
 
 

@@ -27,9 +27,9 @@ def test_weight_conversion_both_ways(kind, dueling):
     jagent, params, _, tagent = build_pair(cfg, seed=3)
     rng = np.random.default_rng(0)
     obs = random_batch(kind, 5, rng)["obs"]
-    q_jax = np.asarray(jagent.network.apply(params, jnp.asarray(obs)))
+    q_jax = np.asarray(jagent.network.apply(params, jnp.asarray(obs)).q_values)
     with torch.no_grad():
-        q_torch = tagent.network(torch.as_tensor(nhwc_to_nchw(obs) if kind == "cnn" else obs)).numpy()
+        q_torch = tagent.network(torch.as_tensor(nhwc_to_nchw(obs) if kind == "cnn" else obs)).q_values.numpy()
     assert rel_err(q_torch, q_jax) <= TOL[kind]
     back = torch_to_flax(tagent.network)  # torch -> flax is the exact inverse
     for a, b in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(params)):
@@ -54,9 +54,9 @@ def test_cnn_flatten_order_matters():
     with torch.no_grad():
         w.copy_(torch.as_tensor(np.asarray(params["params"]["head"]["q_hidden_0"]["kernel"]).T))
     obs = random_batch("cnn", 3, np.random.default_rng(0))["obs"]
-    q_jax = np.asarray(jagent.network.apply(params, jnp.asarray(obs)))
+    q_jax = np.asarray(jagent.network.apply(params, jnp.asarray(obs)).q_values)
     with torch.no_grad():
-        q_torch = tagent.network(torch.as_tensor(nhwc_to_nchw(obs))).numpy()
+        q_torch = tagent.network(torch.as_tensor(nhwc_to_nchw(obs))).q_values.numpy()
     assert rel_err(q_torch, q_jax) > 1e-2
 
 
@@ -66,8 +66,8 @@ def _both_sides(cfg, seed, batch_size=8):
     batch = random_batch(kind, batch_size, np.random.default_rng(seed))
     jb, tb = to_jax(batch), to_torch(batch, kind)
     # targets from each side's public functions on each side's network outputs
-    q_t_target = jagent.network.apply(target_params, jb.next_obs)
-    q_t_online = jagent.network.apply(params, jb.next_obs)
+    q_t_target = jagent.network.apply(target_params, jb.next_obs).q_values
+    q_t_online = jagent.network.apply(params, jb.next_obs).q_values
     discount = cfg.gamma * (1.0 - jb.terminated.astype(jnp.float32))
     if cfg.double_dqn:
         j_targets = jl.double_q_learning_targets(jb.reward, discount, q_t_target, q_t_online)
@@ -78,10 +78,10 @@ def _both_sides(cfg, seed, batch_size=8):
         t_reward = torch.as_tensor(tb["reward"])
         t_discount = cfg.gamma * (1.0 - torch.as_tensor(tb["terminated"]).float())
         if cfg.double_dqn:
-            t_targets = tl.double_q_learning_targets(t_reward, t_discount, tagent.target_network(nt),
-                                                     tagent.network(nt)).numpy()
+            t_targets = tl.double_q_learning_targets(t_reward, t_discount, tagent.target_network(nt).q_values,
+                                                     tagent.network(nt).q_values).numpy()
         else:
-            t_targets = tl.q_learning_targets(t_reward, t_discount, tagent.target_network(nt)).numpy()
+            t_targets = tl.q_learning_targets(t_reward, t_discount, tagent.target_network(nt).q_values).numpy()
     (j_loss, _), j_grads = jax.value_and_grad(jagent.loss_fn, has_aux=True)(params, target_params, jb)
     t_loss = tagent.compute_loss(tb)
     tagent.network.zero_grad()

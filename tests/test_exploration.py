@@ -32,10 +32,9 @@ def test_schedules_match_python_model(steps, start, frac, decay):
     np.testing.assert_allclose(linear_epsilon(steps, start, final, decay), lin_model, rtol=1e-5, atol=1e-7)
 
 
-def test_make_epsilon_schedule_picks_config_schedule():
-    cfg = DQNConfig(egreedy=1.0, egreedy_final=0.0, egreedy_decay=100.0)
-    np.testing.assert_allclose(make_epsilon_schedule(cfg)(100), math.exp(-1), rtol=1e-6)
-    np.testing.assert_allclose(make_epsilon_schedule(cfg.replace(epsilon_schedule="linear"))(50), 0.5, rtol=1e-6)
+def test_make_epsilon_schedule_picks_the_named_schedule():
+    np.testing.assert_allclose(make_epsilon_schedule("exponential", 1.0, 0.0, 100.0)(100), math.exp(-1), rtol=1e-6)
+    np.testing.assert_allclose(make_epsilon_schedule("linear", 1.0, 0.0, 100.0)(50), 0.5, rtol=1e-6)
 
 
 def test_epsilon_greedy_extremes_and_rate():

@@ -59,12 +59,16 @@ def test_td_loss_huber_and_mse():
     a_tm1 = jnp.array([1, 0, 1], jnp.int32)
     targets = jnp.array([2.5, 0.0, 0.0], F32)
     # errors: 0.5, -3, 0 ; huber: 0.125, 2.5, 0 -> mean 0.875 ; mse: 0.25, 9, 0 -> mean 3.0833
-    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="huber"), 2.625 / 3, rtol=1e-6)
-    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="mse"), 9.25 / 3, rtol=1e-6)
+    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="huber").loss, 2.625 / 3, rtol=1e-6)
+    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind="mse").loss, 9.25 / 3, rtol=1e-6)
     np.testing.assert_allclose(td_error(q_tm1, a_tm1, targets), [0.5, -3.0, 0.0], rtol=1e-6)
+    # the priorities are |TD error|, whatever the loss and the weights
+    for kind in ("huber", "mse"):
+        np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, kind=kind).priority, [0.5, 3.0, 0.0], rtol=1e-6)
     # importance weights: (0.5 * 0.125 + 2 * 2.5 + 1 * 0) / 3
-    np.testing.assert_allclose(td_loss(q_tm1, a_tm1, targets, weights=jnp.array([0.5, 2.0, 1.0], F32)),
-                               5.0625 / 3, rtol=1e-6)
+    weighted = td_loss(q_tm1, a_tm1, targets, weights=jnp.array([0.5, 2.0, 1.0], F32))
+    np.testing.assert_allclose(weighted.loss, 5.0625 / 3, rtol=1e-6)
+    np.testing.assert_allclose(weighted.priority, [0.5, 3.0, 0.0], rtol=1e-6)
     with pytest.raises(ValueError, match="kind"):
         td_loss(q_tm1, a_tm1, targets, kind="l1")
 
@@ -89,8 +93,8 @@ def test_network_shapes(dueling, obs_shape):
     net = make_network(cfg, 6, obs_shape)
     dtype = jnp.uint8 if len(obs_shape) == 3 else jnp.float32
     params = net.init(jax.random.PRNGKey(0), jnp.zeros((2, *obs_shape), dtype))
-    q = net.apply(params, jnp.ones((3, *obs_shape), dtype))
-    assert q.shape == (3, 6) and q.dtype == jnp.float32
+    out = net.apply(params, jnp.ones((3, *obs_shape), dtype))
+    assert out.q_values.shape == (3, 6) and out.q_values.dtype == jnp.float32 and out.logits is None
     streams = ("value", "advantage") if dueling else ("q",)
     expected = {f"{name}_out" for name in streams}
     if len(obs_shape) == 3:  # the CNN's fc-512 lives in each stream of the head
@@ -106,7 +110,7 @@ def test_auto_network_and_small_images():
         ["mlp", "mlp", "mlp", "cnn", "cnn"]
     assert make_network(cfg, 3, (10, 10, 4)).apply(
         make_network(cfg, 3, (10, 10, 4)).init(jax.random.PRNGKey(0), jnp.zeros((1, 10, 10, 4))),
-        jnp.ones((2, 10, 10, 4))).shape == (2, 3)
+        jnp.ones((2, 10, 10, 4))).q_values.shape == (2, 3)
     with pytest.raises(ValueError, match="at least 36x36, got \\(10, 10, 4\\): use --network mlp"):
         make_network(cfg.replace(network="cnn"), 3, (10, 10, 4))
 
@@ -125,7 +129,8 @@ def test_normalize_image_divides_by_255():
     net, net_raw = make_network(cfg, 3, (84, 84, 4)), make_network(cfg.replace(normalize_image=False), 3, (84, 84, 4))
     x = jax.random.randint(jax.random.PRNGKey(1), (2, 84, 84, 4), 0, 256).astype(jnp.uint8)
     params = net.init(jax.random.PRNGKey(0), x)
-    np.testing.assert_allclose(net.apply(params, x), net_raw.apply(params, x.astype(jnp.float32) / 255.0),
+    np.testing.assert_allclose(net.apply(params, x).q_values,
+                               net_raw.apply(params, x.astype(jnp.float32) / 255.0).q_values,
                                rtol=1e-5, atol=1e-6)
 
 
@@ -190,9 +195,9 @@ def test_conv_kernels_agree():
     _, pre = nets[1].apply(params, x, capture_intermediates=lambda m, _: isinstance(m, Conv2D), mutable="intermediates")
     assert min(float(jnp.abs(z).min()) for z in jax.tree_util.tree_leaves(pre)) > 2e-6
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(nets[1].init(jax.random.PRNGKey(0), x))
-    q = [np.asarray(n.apply(params, x)) for n in nets]
+    q = [np.asarray(n.apply(params, x).q_values) for n in nets]
     np.testing.assert_allclose(q[0], q[1], rtol=1e-5, atol=1e-6)
-    grads = [jax.grad(lambda p, n=n: jnp.sum(n.apply(p, x) ** 2))(params) for n in nets]
+    grads = [jax.grad(lambda p, n=n: jnp.sum(n.apply(p, x).q_values ** 2))(params) for n in nets]
     for a, b in zip(jax.tree_util.tree_leaves(grads[0]), jax.tree_util.tree_leaves(grads[1])):
         assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(b))
     with pytest.raises(ValueError, match="conv"):

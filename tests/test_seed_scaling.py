@@ -81,11 +81,11 @@ def test_one_online_pass_equals_two(conv):
     target = jax.tree_util.tree_map(lambda p: p * 0.9, params)
 
     def two_passes(p):
-        q_tm1 = agent.network.apply(p, batch.obs)
-        q_t_online = agent.network.apply(jax.lax.stop_gradient(p), batch.next_obs)
-        q_t = agent.network.apply(target, batch.next_obs)
+        q_tm1 = agent.network.apply(p, batch.obs).q_values
+        q_t_online = agent.network.apply(jax.lax.stop_gradient(p), batch.next_obs).q_values
+        q_t = agent.network.apply(target, batch.next_obs).q_values
         y = double_q_learning_targets(batch.reward, cfg.gamma * (1.0 - batch.terminated), q_t, q_t_online)
-        return td_loss(q_tm1, batch.action, y)
+        return td_loss(q_tm1, batch.action, y).loss
 
     want_loss, want = jax.value_and_grad(two_passes)(params)
     (loss, _), got = jax.value_and_grad(agent.loss_fn, has_aux=True)(params, target, batch)
@@ -142,7 +142,7 @@ def test_bfloat16_update_is_close_to_float32(conv):
         agent = make_agent(get_preset("pong").replace(conv=conv, compute_dtype=dtype), 6, (84, 84, 4))
         params = agent.network.init(jax.random.PRNGKey(5), batch.obs[:1])
         (loss, aux), grads = jax.value_and_grad(agent.loss_fn, has_aux=True)(params, params, batch)
-        assert aux["priority"].dtype == F32 and agent.network.apply(params, batch.obs).dtype == F32
+        assert aux["priority"].dtype == F32 and agent.network.apply(params, batch.obs).q_values.dtype == F32
         assert all(g.dtype == F32 for g in jax.tree_util.tree_leaves(grads))
         out[dtype] = loss, grads
     (l32, g32), (l16, g16) = out["float32"], out["bfloat16"]

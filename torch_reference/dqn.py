@@ -8,9 +8,8 @@ import torch
 from jaxrl.config import DQNConfig
 from torch_reference.exploration import epsilon_greedy, make_epsilon_schedule
 from torch_reference.losses import (categorical_double_q_learning_targets, categorical_q_learning_targets,
-                                    categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error,
-                                    td_loss)
-from torch_reference.networks import make_network, q_values, support
+                                    categorical_td_loss, double_q_learning_targets, q_learning_targets, td_loss)
+from torch_reference.networks import make_network, support
 from torch_reference.optim import clip_gradients, make_optimizer, make_schedule
 
 
@@ -31,7 +30,8 @@ class Agent:
         self.update_target()
         self.optimizer = make_optimizer(config, self.network.parameters())
         self.schedule = make_schedule(config, self.optimizer)
-        self.epsilon = make_epsilon_schedule(config)
+        self.epsilon = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
+                                             config.egreedy_decay)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.num_updates = 0
         self.last_target_check = config.learning_starts
@@ -42,7 +42,7 @@ class Agent:
     def select_action(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
         """`obs: [E, *obs_shape]` -> actions `[E]`, epsilon-greedy at the schedule's epsilon(env_steps)."""
         with torch.no_grad():
-            q = q_values(self.config, self.network(torch.as_tensor(obs, device=self.device)))
+            q = self.network(torch.as_tensor(obs, device=self.device)).q_values
             return epsilon_greedy(q, self.epsilon(env_steps), self.generator).cpu().numpy()
 
     def compute_loss(self, batch: dict, return_priorities: bool = False):
@@ -62,23 +62,22 @@ class Agent:
                 discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
             reward = t["reward"].to(dtype)
             if cfg.distributional:
-                z = support(cfg, dtype)
+                z = support(cfg.v_min, cfg.v_max, cfg.num_atoms, dtype)
                 if cfg.double_dqn:
-                    target = categorical_double_q_learning_targets(z, out_t_target, q_values(cfg, out_t_online),
+                    target = categorical_double_q_learning_targets(z, out_t_target.logits, out_t_online.q_values,
                                                                    reward, discount_t)
                 else:
-                    target = categorical_q_learning_targets(z, out_t_target, reward, discount_t)
+                    target = categorical_q_learning_targets(z, out_t_target.logits, reward, discount_t)
             elif cfg.double_dqn:
-                targets = double_q_learning_targets(reward, discount_t, out_t_target, out_t_online)
+                targets = double_q_learning_targets(reward, discount_t, out_t_target.q_values, out_t_online.q_values)
             else:
-                targets = q_learning_targets(reward, discount_t, out_t_target)
+                targets = q_learning_targets(reward, discount_t, out_t_target.q_values)
         out_tm1 = self.network(t["obs"])
         if cfg.distributional:
-            loss, priority = categorical_td_loss(out_tm1, t["action"], target, weights=weights)
+            loss, priority = categorical_td_loss(out_tm1.logits, t["action"], target, weights=weights)
         else:
-            loss = td_loss(out_tm1, t["action"], targets, kind=cfg.loss, weights=weights)
-            priority = td_error(out_tm1, t["action"], targets).abs()
-        return (loss, priority.detach()) if return_priorities else loss
+            loss, priority = td_loss(out_tm1.q_values, t["action"], targets, kind=cfg.loss, weights=weights)
+        return (loss, priority) if return_priorities else loss
 
     def optimize(self, batch: dict, env_steps: int | None = None) -> float:
         """One gradient step: loss, backward, gradient clipping, optimizer step, target copy when due."""

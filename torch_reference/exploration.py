@@ -20,10 +20,10 @@ def linear_epsilon(steps, start: float, final: float, decay: float) -> float:
 SCHEDULES = {"exponential": exponential_epsilon, "linear": linear_epsilon}
 
 
-def make_epsilon_schedule(config):
-    """`steps -> eps` for a DQNConfig or TabularConfig."""
-    fn = SCHEDULES[config.epsilon_schedule]
-    return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
+def make_epsilon_schedule(kind: str, start: float, final: float, decay: float):
+    """`steps -> eps`: the `kind` schedule from `start` to `final` with `decay` env steps."""
+    fn = SCHEDULES[kind]
+    return lambda steps: fn(steps, start, final, decay)
 
 
 def epsilon_greedy(q_values: torch.Tensor, epsilon: float, generator: torch.Generator | None = None):

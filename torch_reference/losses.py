@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+
+
+class LossOutput(NamedTuple):
+    """What every loss variant returns: the (weighted) mean loss `[]`, and each transition's priority `[B]`."""
+
+    loss: torch.Tensor
+    priority: torch.Tensor
 
 
 def q_learning_targets(r_t, discount_t, q_t):
@@ -24,17 +33,18 @@ def td_error(q_tm1, a_tm1, targets):
     return targets - q_tm1.gather(1, a_tm1.long().unsqueeze(1)).squeeze(1)
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None):
-    """Mean over the batch of SmoothL1 (huber) or MSE between `targets` and `Q(s, a)`; with importance
-    `weights`, the weighted mean of the per-example losses."""
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None) -> LossOutput:
+    """Mean over the batch of SmoothL1 (huber) or MSE between `targets` and `Q(s, a)` (with importance `weights`,
+    the weighted mean of the per-example losses), and |TD error| `[B]` as the priorities (detached)."""
     q_a = q_tm1.gather(1, a_tm1.long().unsqueeze(1)).squeeze(1)
     if kind not in ("huber", "mse"):
         raise ValueError(f"td_loss kind={kind!r}: expected one of ('huber', 'mse')")
+    priority = (targets - q_a).abs().detach()
     if weights is None:
-        return F.smooth_l1_loss(q_a, targets) if kind == "huber" else F.mse_loss(q_a, targets)
+        return LossOutput(F.smooth_l1_loss(q_a, targets) if kind == "huber" else F.mse_loss(q_a, targets), priority)
     per_example = (F.smooth_l1_loss(q_a, targets, reduction="none") if kind == "huber"
                    else F.mse_loss(q_a, targets, reduction="none"))
-    return (weights * per_example).mean()
+    return LossOutput((weights * per_example).mean(), priority)
 
 
 def n_step_targets(r_t, terminated_t, truncated_t, gamma: float):
@@ -86,9 +96,9 @@ def categorical_double_q_learning_targets(z, logits_t, q_t_selector, r_t, discou
         return categorical_projection(z, probs_t, r_t, discount_t)
 
 
-def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
-    """(weighted mean cross-entropy, per-example cross-entropy) for the taken actions."""
+def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None) -> LossOutput:
+    """(weighted mean cross-entropy, per-example cross-entropy as the priorities) for the taken actions."""
     logits_a = logits_tm1[torch.arange(logits_tm1.shape[0]), a_tm1.long()]
     per_example = -(target_probs * torch.log_softmax(logits_a, dim=-1)).sum(-1)
     w = torch.ones_like(per_example) if weights is None else weights
-    return (w * per_example).mean(), per_example
+    return LossOutput((w * per_example).mean(), per_example.detach())

@@ -7,7 +7,7 @@ Layout differences from jaxrl (the parity suite converts between them):
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
@@ -112,24 +112,29 @@ class DuelingHead(nn.Module):
                                  advantage.reshape(-1, self.num_actions, self.num_atoms), dim=-2)
 
 
-def support(config: DQNConfig, dtype=torch.float32):
-    return torch.linspace(config.v_min, config.v_max, config.num_atoms, dtype=dtype)
+def support(v_min: float, v_max: float, num_atoms: int, dtype=torch.float32):
+    return torch.linspace(v_min, v_max, num_atoms, dtype=dtype)
 
 
-def q_values(config: DQNConfig, output):
-    """Q-values from the network's output: itself, or the C51 distribution's mean."""
-    if not config.distributional:
-        return output
-    return (torch.softmax(output, dim=-1) * support(config, output.dtype)).sum(-1)
+class QOutput(NamedTuple):
+    """The network's outputs by name: `q_values [B, A]`, and C51's `logits [B, A, N]` (None without C51)."""
+
+    q_values: torch.Tensor
+    logits: Optional[torch.Tensor] = None
 
 
 class QNetwork(nn.Module):
-    def __init__(self, torso: nn.Module, head: nn.Module):
+    def __init__(self, torso: nn.Module, head: nn.Module, v_min: float = 0.0, v_max: float = 0.0):
         super().__init__()
         self.torso, self.head = torso, head
+        self.v_min, self.v_max = v_min, v_max
 
-    def forward(self, obs):
-        return self.head(self.torso(obs))
+    def forward(self, obs) -> QOutput:
+        out = self.head(self.torso(obs))
+        if self.head.num_atoms == 1:
+            return QOutput(out)
+        z = support(self.v_min, self.v_max, self.head.num_atoms, out.dtype)
+        return QOutput((torch.softmax(out, dim=-1) * z).sum(-1), out)
 
 
 def resolve_network_kind(config: DQNConfig, obs_shape: Sequence[int]) -> str:
@@ -149,4 +154,4 @@ def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) 
         torso, head_hidden = MLPTorso(in_features, config.hidden_sizes), ()
     head_cls = DuelingHead if config.dueling else QHead
     atoms = config.num_atoms if config.distributional else 1
-    return QNetwork(torso, head_cls(torso.out_features, num_actions, head_hidden, atoms))
+    return QNetwork(torso, head_cls(torso.out_features, num_actions, head_hidden, atoms), config.v_min, config.v_max)

@@ -34,7 +34,8 @@ def train(config: TabularConfig, alpha: float, gamma: float, seed: int = 0) -> d
     n_s, n_a = env.observation_space.n, env.action_space.n
     q = torch.zeros(n_s, n_a)
     generator = torch.Generator().manual_seed(seed)
-    epsilon = make_epsilon_schedule(config)
+    epsilon = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
+                                    config.egreedy_decay)
     deterministic = config.update == "deterministic"
     state, _ = env.reset(seed=seed)
     returns, episode_return = [], 0.0

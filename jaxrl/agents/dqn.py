@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.agents.exploration import epsilon_greedy
-from jaxrl.agents.losses import (categorical_double_q_learning_targets, categorical_q_learning_targets,
-                                 categorical_td_loss, double_q_learning_targets, q_learning_targets, td_error, td_loss)
-from jaxrl.agents.networks import make_network, q_values, support
+from jaxrl.agents.losses import (LossOutput, categorical_double_q_learning_targets, categorical_q_learning_targets,
+                                 categorical_td_loss, double_q_learning_targets, q_learning_targets, td_loss)
+from jaxrl.agents.networks import make_network, support
 from jaxrl.agents.optim import make_optimizer
 from jaxrl.agents.types import HParams, Transition, hparams_of
 from jaxrl.config import DQNConfig
@@ -75,6 +75,8 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optio
     network = make_network(config, num_actions, obs_shape)
     optimizer = make_optimizer(config, hp.learning_rate)
 
+    z = support(config.v_min, config.v_max, config.num_atoms)
+
     def loss_fn(params, target_params, batch: Transition):
         """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
         if config.double_dqn:
@@ -82,30 +84,30 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optio
             # backward products run over B rows, not 2B (`jaxrl.agents.layers`).
             b = batch.obs.shape[0]
             out = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs]), grad_rows=b)
-            out_tm1, out_t_online = out[:b], jax.lax.stop_gradient(out[b:])
+            out_tm1 = jax.tree_util.tree_map(lambda x: x[:b], out)
+            q_t_online = jax.lax.stop_gradient(out.q_values[b:])
         else:
-            out_tm1, out_t_online = network.apply(params, batch.obs), None
+            out_tm1, q_t_online = network.apply(params, batch.obs), None
         out_t_target = network.apply(target_params, batch.next_obs)
         if batch.discount is None:
             discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
         else:
             discount_t = batch.discount
+        out: LossOutput
         if config.distributional:
-            z = support(config)
             if config.double_dqn:
-                target = categorical_double_q_learning_targets(z, out_t_target, q_values(config, out_t_online),
-                                                               batch.reward, discount_t)
+                target = categorical_double_q_learning_targets(z, out_t_target.logits, q_t_online, batch.reward,
+                                                               discount_t)
             else:
-                target = categorical_q_learning_targets(z, out_t_target, batch.reward, discount_t)
-            loss, per_example = categorical_td_loss(out_tm1, batch.action, target, weights=batch.weight)
-            return loss, {"q_mean": jnp.mean(q_values(config, out_tm1)), "priority": per_example}
-        if config.double_dqn:
-            targets = double_q_learning_targets(batch.reward, discount_t, out_t_target, out_t_online)
+                target = categorical_q_learning_targets(z, out_t_target.logits, batch.reward, discount_t)
+            out = categorical_td_loss(out_tm1.logits, batch.action, target, weights=batch.weight)
         else:
-            targets = q_learning_targets(batch.reward, discount_t, out_t_target)
-        loss = td_loss(out_tm1, batch.action, targets, kind=config.loss, weights=batch.weight)
-        priority = jnp.abs(td_error(out_tm1, batch.action, targets))
-        return loss, {"q_mean": jnp.mean(out_tm1), "priority": priority}
+            if config.double_dqn:
+                targets = double_q_learning_targets(batch.reward, discount_t, out_t_target.q_values, q_t_online)
+            else:
+                targets = q_learning_targets(batch.reward, discount_t, out_t_target.q_values)
+            out = td_loss(out_tm1.q_values, batch.action, targets, kind=config.loss, weights=batch.weight)
+        return out.loss, {"q_mean": jnp.mean(out_tm1.q_values), "priority": out.priority}
 
     def update(params, target_params, opt_state, batch: Transition):
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, target_params, batch)
@@ -115,7 +117,8 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optio
     return Agent(network, optimizer, loss_fn, update)
 
 
-def act(config: DQNConfig, network, params, obs, key, epsilon):
+def act(network, params, obs, key, epsilon):
     """The one epsilon-greedy acting rule: `obs: [B, ...]` (NHWC images) -> actions `[B]` int32, a uniformly random
-    action with probability `epsilon`, else the greedy one (the mean over atoms for C51)."""
-    return epsilon_greedy(key, q_values(config, network.apply(params, obs)), epsilon)
+    action with probability `epsilon`, else the greedy one by the network's `q_values` (for C51 the mean over
+    atoms)."""
+    return epsilon_greedy(key, network.apply(params, obs).q_values, epsilon)

@@ -25,11 +25,11 @@ def linear_epsilon(steps, start: float, final: float, decay: float):
 SCHEDULES = {"exponential": exponential_epsilon, "linear": linear_epsilon}
 
 
-def make_epsilon_schedule(config) -> Callable:
-    """`steps -> eps` for the config's schedule (any config with egreedy, egreedy_final, egreedy_decay and
-    epsilon_schedule fields: `DQNConfig`, `TabularConfig`)."""
-    fn = SCHEDULES[config.epsilon_schedule]
-    return lambda steps: fn(steps, config.egreedy, config.egreedy_final, config.egreedy_decay)
+def make_epsilon_schedule(kind: str, start, final, decay) -> Callable:
+    """`steps -> eps`: the `kind` schedule (`SCHEDULES`: a config's `epsilon_schedule`) from `start` to `final`
+    with `decay` env steps (a config's `egreedy`, `egreedy_final`, `egreedy_decay`; traced values in a grid)."""
+    fn = SCHEDULES[kind]
+    return lambda steps: fn(steps, start, final, decay)
 
 
 def epsilon_greedy(key, q_values, epsilon):

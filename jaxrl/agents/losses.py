@@ -8,11 +8,20 @@ Q-values at s_t.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
 
 LOSS_KINDS = ("huber", "mse")
+
+
+class LossOutput(NamedTuple):
+    """What every loss variant returns (`td_loss`, `categorical_td_loss`), so the agent does not branch on it."""
+
+    loss: jnp.ndarray  # []: the mean over the batch, weighted by the importance weights when given
+    priority: jnp.ndarray  # [B]: what prioritized replay stores per transition (|TD error|, or C51's cross-entropy)
 
 
 def q_learning_targets(r_t, discount_t, q_t):
@@ -71,8 +80,9 @@ def td_error(q_tm1, a_tm1, targets):
     return targets - jnp.take_along_axis(q_tm1, a_tm1[:, None].astype(jnp.int32), axis=-1)[:, 0]
 
 
-def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None):
-    """Mean TD loss over the batch (weighted by importance weights `weights: [B]` if given).
+def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None) -> LossOutput:
+    """TD loss: the mean over the batch (weighted by importance weights `weights: [B]` if given), and each
+    transition's |TD error| as its priority.
 
       loss = mean_b w_b L(targets_b - q_tm1[b, a_tm1[b]])
       huber: L(x) = 0.5 x^2 if |x| <= 1 else |x| - 0.5   (torch.nn.SmoothL1Loss)
@@ -86,12 +96,16 @@ def td_loss(q_tm1, a_tm1, targets, *, kind: str = "huber", weights=None):
       weights: optional importance weights `[B]` (prioritized replay).
 
     Returns:
-      scalar loss.
+      `LossOutput(loss [], priority [B] = |TD error|)`.
     """
     if kind not in LOSS_KINDS:
         raise ValueError(f"td_loss kind={kind!r}: expected one of {LOSS_KINDS}")
     error = td_error(q_tm1, a_tm1, targets)
     per_example = huber(error) if kind == "huber" else jnp.square(error)
+    return LossOutput(_weighted_mean(per_example, weights), jnp.abs(error))
+
+
+def _weighted_mean(per_example, weights):
     return jnp.mean(per_example) if weights is None else jnp.mean(weights * per_example)
 
 
@@ -181,7 +195,7 @@ def categorical_double_q_learning_targets(z, logits_t, q_t_selector, r_t, discou
     return _categorical_bootstrap(z, logits_t, a_t, r_t, discount_t)
 
 
-def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
+def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None) -> LossOutput:
     """Cross-entropy between the projected target distribution and the predicted one for the taken action.
 
     Args:
@@ -189,10 +203,9 @@ def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None):
       weights: optional importance weights `[B]` (prioritized replay).
 
     Returns:
-      (scalar loss = weighted mean over the batch, per-example cross-entropy `[B]` for priorities).
+      `LossOutput(loss [] = the weighted mean over the batch, priority [B] = each transition's cross-entropy)`.
     """
     chex.assert_rank([logits_tm1, a_tm1, target_probs], [3, 1, 2])
     logits_a = jnp.take_along_axis(logits_tm1, a_tm1[:, None, None].astype(jnp.int32), axis=1)[:, 0]
     per_example = -jnp.sum(target_probs * jax.nn.log_softmax(logits_a, axis=-1), axis=-1)
-    w = jnp.ones_like(per_example) if weights is None else weights
-    return jnp.mean(w * per_example), per_example
+    return LossOutput(_weighted_mean(per_example, weights), per_example)

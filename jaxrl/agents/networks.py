@@ -7,7 +7,7 @@ Layouts (what the parity suite's weight conversion relies on):
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -129,28 +129,35 @@ def dueling_aggregate(value, advantage, axis: int = -1):
     return value + advantage - jnp.mean(advantage, axis=axis, keepdims=True)
 
 
-def support(config: DQNConfig):
-    """The C51 atoms `z: [N]`, evenly spaced in [v_min, v_max]."""
-    return jnp.linspace(config.v_min, config.v_max, config.num_atoms, dtype=jnp.float32)
+def support(v_min: float, v_max: float, num_atoms: int):
+    """The C51 atoms `z: [num_atoms]`, evenly spaced in [v_min, v_max]."""
+    return jnp.linspace(v_min, v_max, num_atoms, dtype=jnp.float32)
 
 
-def q_values(config: DQNConfig, output):
-    """Q-values `[B, A]` from the network's output: itself, or the mean of the C51 distribution."""
-    if not config.distributional:
-        return output
-    z = support(config).reshape((1,) * (output.ndim - 1) + (config.num_atoms,))
-    return jnp.sum(jax.nn.softmax(output, axis=-1) * z, axis=-1)
+class QOutput(NamedTuple):
+    """What a Q-network returns, by name (dqn_zoo's `QNetworkOutputs`): every consumer reads `.q_values`; only the
+    C51 loss reads `.logits`."""
+
+    q_values: jnp.ndarray  # [B, A]: the Q-values (with C51, the mean of each action's return distribution)
+    logits: Optional[jnp.ndarray] = None  # [B, A, N]: C51's logits over the N atoms; None without C51
 
 
 class QNetwork(nn.Module):
-    """Torso + head. `obs: [B, *obs_shape] -> q: [B, A]` (float32). `grad_rows`: only the first `grad_rows`
-    rows of the output will carry a gradient (`jaxrl.agents.layers`)."""
+    """Torso + head. `obs: [B, *obs_shape] -> QOutput` (float32). With a C51 head (`head.num_atoms > 1`) the
+    Q-values are the means over the atoms `support(v_min, v_max, num_atoms)`. `grad_rows`: only the first
+    `grad_rows` rows of the output will carry a gradient (`jaxrl.agents.layers`)."""
 
     torso: nn.Module
     head: nn.Module
+    v_min: float = 0.0
+    v_max: float = 0.0
 
-    def __call__(self, obs, grad_rows: int | None = None):
-        return self.head(self.torso(obs, grad_rows), grad_rows)
+    def __call__(self, obs, grad_rows: int | None = None) -> QOutput:
+        out = self.head(self.torso(obs, grad_rows), grad_rows)
+        if self.head.num_atoms == 1:
+            return QOutput(q_values=out)
+        z = support(self.v_min, self.v_max, self.head.num_atoms).reshape((1,) * (out.ndim - 1) + (-1,))
+        return QOutput(q_values=jnp.sum(jax.nn.softmax(out, axis=-1) * z, axis=-1), logits=out)
 
 
 # The smallest image the Nature CNN's VALID convs (8x8/4, 4x4/2, 3x3/1) leave at least one output pixel of.
@@ -188,4 +195,5 @@ def make_network(config: DQNConfig, num_actions: int, obs_shape: Sequence[int]) 
         torso, head_hidden = MLPTorso(tuple(config.hidden_sizes), dtype), ()
     head_cls = DuelingHead if config.dueling else QHead
     atoms = config.num_atoms if config.distributional else 1
-    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden, atoms, dtype))
+    return QNetwork(torso=torso, head=head_cls(num_actions, head_hidden, atoms, dtype), v_min=float(config.v_min),
+                    v_max=float(config.v_max))

@@ -33,17 +33,6 @@ class HParams(NamedTuple):
     egreedy_decay: object
     target_update_frequency: object
 
-    def epsilon_config(self, config: DQNConfig):
-        """An object `make_epsilon_schedule` reads: the config's schedule kind with these values."""
-        return _EpsilonConfig(config.epsilon_schedule, self.egreedy, self.egreedy_final, self.egreedy_decay)
-
-
-class _EpsilonConfig(NamedTuple):
-    epsilon_schedule: str
-    egreedy: object
-    egreedy_final: object
-    egreedy_decay: object
-
 
 def hparams_of(config: DQNConfig) -> HParams:
     """The config's own values, as Python scalars (constants in the compiled program)."""

@@ -93,7 +93,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         host_steps = HostSteps(learner).compile(state, ts, config.overlap,
                                                 copies=config.total_steps > config.target_update_frequency)
     compile_seconds = time.perf_counter() - t0
-    act = make_act(learner.network, config)
+    act = make_act(learner.network)
     box = {"state": state, "ts": ts, "handle": handle, "seconds": 0.0}
 
     def advance(done, n):

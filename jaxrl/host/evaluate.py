@@ -20,10 +20,10 @@ VIDEO_SCALE = 4
 VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
 
 
-def make_act(network, config):
+def make_act(network):
     """Jitted `(params [S], obs [S, N, 4, 84, 84], key, epsilon) -> actions [S, N]`."""
     def act_one(params, obs, key, epsilon):
-        return dqn.act(config, network, params, jnp.moveaxis(obs, -3, -1), key, epsilon)
+        return dqn.act(network, params, jnp.moveaxis(obs, -3, -1), key, epsilon)
 
     def act(params, obs, key, epsilon):
         keys = jax.random.split(key, obs.shape[0])

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents.networks import make_network, q_values
+from jaxrl.agents.networks import make_network
 from jaxrl.host.rundir import BEST_PARAMS_FILE, PARAMS_FILE, read_dqn_config
 
 
@@ -50,7 +50,7 @@ def load_policy(run_dir, seed_index: int = 0, which: str = "final") -> Callable[
     if bad:
         raise ValueError(f"{path}: parameter shapes differ from the run's config ({bad[0]})")
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x[seed_index]), stacked)
-    q_fn = jax.jit(lambda p, o: q_values(config, network.apply(p, o[None]))[0])
+    q_fn = jax.jit(lambda p, o: network.apply(p, o[None]).q_values[0])
 
     def act(obs: np.ndarray) -> int:
         obs = np.asarray(obs, dtype=obs_dtype)

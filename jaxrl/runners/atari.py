@@ -111,7 +111,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
                                sample_batch_size=config.batch_size, search=config.replay_search)
     replay = make_replay(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
                          prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
-    epsilon_fn = make_epsilon_schedule(config)
+    epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
+                                       config.egreedy_decay)
     guarded_update = guard_update(agent.update)
 
     def init(keys) -> AtariState:
@@ -141,7 +142,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
                              reset_next=ts.terminated | ts.truncated), metrics
 
     def update_once(state: AtariState, env_steps):
-        state, loss, _ = replay_update(state, replay, guarded_update, config, env_steps)
+        state, loss, _ = replay_update(state, replay, guarded_update, env_steps, per_beta=config.per_beta,
+                                       total_updates=config.num_updates)
         return state, loss
 
     def learn(state: AtariState, env_steps, copy=False):
@@ -163,7 +165,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
     def act_step(state: AtariState, ts: AtariStep, iteration):
         key, act_key = jax.random.split(state.key)
         epsilon = epsilon_fn(jnp.asarray(iteration, jnp.int32) * num_envs)
-        actions = act(config, network, state.params, nhwc(ts.obs), act_key, epsilon)
+        actions = act(network, state.params, nhwc(ts.obs), act_key, epsilon)
         return state.replace(actions=actions, key=key), actions, {"epsilon": epsilon, "action": actions}
 
     def step(state: AtariState, ts: AtariStep, iteration, update: bool = False, copy=False):

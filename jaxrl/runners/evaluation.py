@@ -34,7 +34,7 @@ def make_evaluate(config: DQNConfig):
         def body(carry):
             t, obs, env_state, returns, done, key = carry
             key, act_key, step_key = jax.random.split(key, 3)
-            actions = act(config, network, params, obs, act_key, config.eval_epsilon)
+            actions = act(network, params, obs, act_key, config.eval_epsilon)
             out = env.step(step_key, env_state, actions)
             returns = returns + jnp.where(done, 0.0, out.reward)
             return t + 1, out.obs, out.env_state, returns, done | out.terminated | out.truncated, key

@@ -76,7 +76,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
     buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
     replay = make_replay(buffer, num_envs=config.num_envs, n_step=config.n_step, gamma=hp.gamma,
                            prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
-    epsilon_fn = make_epsilon_schedule(hp.epsilon_config(config))
+    epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, hp.egreedy, hp.egreedy_final, hp.egreedy_decay)
     num_envs = config.num_envs
     warmup_iterations = config.learning_starts // num_envs
     block_steps = config.steps_per_block
@@ -93,7 +93,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
 
     def env_step(state: TrainState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
-        actions = act(config, network, state.params, state.obs, act_key, epsilon_fn(state.env_steps))
+        actions = act(network, state.params, state.obs, act_key, epsilon_fn(state.env_steps))
         out = env.step(step_key, state.env_state, actions)
         transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated,
                                 out.truncated if config.n_step > 1 else None)
@@ -109,7 +109,8 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         return state, metrics
 
     def update_step(state: TrainState, _):
-        state, loss, aux = replay_update(state, replay, update, config, state.env_steps)
+        state, loss, aux = replay_update(state, replay, update, state.env_steps, per_beta=config.per_beta,
+                                         total_updates=config.num_updates)
         return state, {"loss": loss, **aux}
 
     def block(state: TrainState, _):

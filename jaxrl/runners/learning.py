@@ -12,12 +12,13 @@ import jax.numpy as jnp
 from jaxrl.replay import sumtree as per
 
 
-def replay_update(state, replay, update, config, env_steps):
+def replay_update(state, replay, update, env_steps, *, per_beta: float, total_updates: int):
     """One guarded update (`update`: `guard_update(agent.update)`) on a batch sampled from `state.replay`
-    (`replay`: `make_replay`'s functions); new priorities are written back unless the seed diverged.
+    (`replay`: `make_replay`'s functions; prioritized replay's importance exponent annealed from `per_beta` to 1
+    over `total_updates`); new priorities are written back unless the seed diverged.
     Returns (state, loss, aux) with the loss's aux metrics (without the priorities)."""
     key, sample_key = jax.random.split(state.key)
-    beta = per.beta_schedule(state.num_updates, config.per_beta, max(1, config.num_updates))
+    beta = per.beta_schedule(state.num_updates, per_beta, max(1, total_updates))
     batch, slots = replay.sample(state.replay, sample_key, beta)
     params, opt_state, loss, aux, diverged_at = update(state.params, state.target_params, state.opt_state, batch,
                                                        state.diverged_at, env_steps)

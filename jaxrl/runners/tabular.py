@@ -39,7 +39,8 @@ def make_tabular_train(config: TabularConfig, tables: FrozenLakeTables | None = 
     reset, env_step = make_frozen_lake(tables, config.max_episode_steps)
     n_s, n_a = tables.num_states, tables.num_actions
     deterministic = config.update == "deterministic"
-    epsilon = make_epsilon_schedule(config)
+    epsilon = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
+                                    config.egreedy_decay)
     steps_per_bucket = -(-config.total_steps // NUM_BUCKETS)
 
     def train(key, alpha, gamma):
