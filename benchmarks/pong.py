@@ -67,7 +67,7 @@ def jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, lear
     per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
     caches warm) before this returns; `close()` closes the env pool. `preset`, `num_envs`: `pong_config`'s;
     `fields`: more `DQNConfig` fields (`conv`, `compute_dtype`)."""
-    from jaxrl.runners.atari import Schedule
+    from jaxrl.runners.learning import Schedule
     from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
     cfg = _loop_config(pong_config(iterations, num_envs, learn, preset), loop).replace(num_seeds=seeds, **fields)
@@ -256,7 +256,7 @@ def buffer_copies(iterations: int = 8, variants=("with", "without"), overlaps=(F
     array's shape in the optimized HLO (a copy inside the loop runs every block)."""
     import re
 
-    from jaxrl.runners.atari import Schedule
+    from jaxrl.runners.learning import Schedule
     from jaxrl.runners.atari_loops import make_xla_chunk
     from jaxrl.runners.xla_options import compiler_options
 

@@ -15,7 +15,8 @@ def __getattr__(name):  # lazy: importing jaxrl.config must not pull in JAX
         "epsilon_greedy": "jaxrl.agents.exploration", "make_epsilon_schedule": "jaxrl.agents.exploration",
         "make_network": "jaxrl.agents.networks", "QNetwork": "jaxrl.agents.networks",
         "make_optimizer": "jaxrl.agents.optim", "clamp_gradients": "jaxrl.agents.optim",
-        "make_train": "jaxrl.runners.gymnax", "make_agent": "jaxrl.agents.dqn", "TrainState": "jaxrl.runners.gymnax",
+        "make_train": "jaxrl.runners.gymnax", "make_agent": "jaxrl.agents.dqn",
+        "TrainState": "jaxrl.runners.learning", "LearnerState": "jaxrl.runners.learning",
         "Transition": "jaxrl.agents.types", "compiler_options": "jaxrl.runners.xla_options",
         "run_sweep": "jaxrl.host.sweep", "load_policy": "jaxrl.host.policy",
     }
@@ -29,5 +30,5 @@ __all__ = [
     "td_error", "huber", "make_buffer", "Buffer",
     "BufferState", "exponential_epsilon", "linear_epsilon", "epsilon_greedy", "make_epsilon_schedule",
     "make_network", "QNetwork", "make_optimizer", "clamp_gradients", "make_train", "make_agent",
-    "TrainState", "Transition", "compiler_options", "run_sweep", "load_policy",
+    "TrainState", "LearnerState", "Transition", "compiler_options", "run_sweep", "load_policy",
 ]

@@ -9,7 +9,6 @@ import jaxrl.agents.exploration as je
 import jaxrl.replay.ring as jr
 import torch_reference.exploration as te
 import torch_reference.ring as tr
-from jaxrl.config import DQNConfig
 
 STEPS = np.arange(0, 300_000, 37)
 

@@ -4,7 +4,7 @@ import pytest
 
 from jaxrl.agents.dqn import target_update_due
 from jaxrl.config import get_preset
-from jaxrl.runners.atari import Schedule
+from jaxrl.runners.learning import Schedule
 
 
 def reference(config, iteration, updates_from=0):

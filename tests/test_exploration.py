@@ -6,7 +6,6 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxrl.config import DQNConfig
 from jaxrl.agents.exploration import epsilon_greedy, exponential_epsilon, linear_epsilon, make_epsilon_schedule
 
 

@@ -100,7 +100,8 @@ def test_gymnax_sweep_program_lowers_for_cuda():
 @pytest.fixture(scope="module")
 def pong():
     """A tiny Pong learner (2 envs, 2 updates per block, a target copy due) and its env, seeds of 1."""
-    from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+    from jaxrl.runners.atari import make_atari_learner, split_seeds
+    from jaxrl.runners.learning import Schedule
     from jaxrl.envs.envpool_env import make_envpool, reset_step
     cfg = get_preset("pong").replace(num_envs=2, train_frequency=1, buffer_size=1000, learning_starts=100,
                                      total_steps=10_000, log_frequency=100, eval_frequency=0, checkpoint_frequency=0)

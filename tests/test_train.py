@@ -30,7 +30,7 @@ def test_shapes_and_finite(tiny_runs):
     assert metrics["episode_return"].shape == (3, 3000, 1)
     assert metrics["loss"].shape == (3, TINY.num_blocks, 1)
     assert np.isfinite(np.asarray(metrics["loss"])).all()
-    assert int(state.env_steps[0]) == 3000 and int(state.num_updates[0]) == TINY.num_updates
+    assert int(state.env.env_steps[0]) == 3000 and int(state.num_updates[0]) == TINY.num_updates
     assert np.asarray(metrics["episode_done"]).sum() > 10
 
 
@@ -78,7 +78,7 @@ def test_vectorized_envs_and_update_blocks(num_envs, train_frequency):
     state, metrics = jax.jit(make_train(cfg))(jax.random.PRNGKey(2))
     assert metrics["episode_return"].shape == (2000 // num_envs, num_envs)
     assert int(state.num_updates) == cfg.num_updates == 1600 // train_frequency
-    assert int(state.env_steps) == 2000
+    assert int(state.env.env_steps) == 2000
 
 
 @pytest.mark.slow

@@ -30,7 +30,8 @@ import numpy as np
 
 from jaxrl import __version__
 from jaxrl.host import rundir
-from jaxrl.runners.atari import Schedule, make_atari_learner, split_seeds
+from jaxrl.runners.atari import make_atari_learner, split_seeds
+from jaxrl.runners.learning import Schedule
 from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from jaxrl.config import DQNConfig

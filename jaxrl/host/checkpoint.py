@@ -6,7 +6,7 @@
                                                    version, other config, other shapes)
 
 `meta` is plain JSON-able data (config dict, counters, versions). The state is stored with
-`flax.serialization.to_state_dict`, so any pytree of arrays (TrainState, AtariState, buffers) works; `None`
+`flax.serialization.to_state_dict`, so any pytree of arrays (LearnerState, buffers) works; `None`
 leaves (e.g. a buffer left out) stay `None`.
 """
 

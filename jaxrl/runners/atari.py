@@ -8,13 +8,14 @@ env step of `E` envs per agent), each for one agent (the loops vmap them over se
     act(state, ts, iteration) -> (state, actions [E], metrics)   epsilon-greedy actions for the next env step
     step(state, ts, iteration, update, copy) -> (state, actions, metrics)    observe, learn if `update`, act
 
-`update` and `copy` are not data: `Schedule` (plain Python, from the iteration counter) says which iterations
-update and copy, so each combination is its own compiled program and no step holds a data-dependent loop or
-branch (on a GPU each of those copies its predicate to the host and waits). The schedule is the gymnax
-trainer's (`jaxrl.runners.gymnax`): with `env_steps = iteration * num_envs`, updates start after
-`learning_starts + steps_per_block` env steps and then run `updates_per_block` at a time every
-`steps_per_block` env steps; the target is copied when the counter crosses a multiple of
-`target_update_frequency`. The loops that drive the learner are in `jaxrl.runners.atari_loops`.
+The state is the learner every env family shares (`jaxrl.runners.learning.LearnerState`, its `env` an
+`AtariCarry`). `update` and `copy` are not data: the shared `jaxrl.runners.learning.Schedule` (plain Python,
+from the iteration counter) says which iterations update and copy, so each combination is its own compiled
+program and no step holds a data-dependent loop or branch (on a GPU each of those copies its predicate to the
+host and waits): with `env_steps = iteration * num_envs`, updates start after `learning_starts +
+steps_per_block` env steps and then run `updates_per_block` at a time every `steps_per_block` env steps; the
+target is copied when the counter crosses a multiple of `target_update_frequency`. The loops that drive the
+learner are in `jaxrl.runners.atari_loops`.
 
 Env steps count every env slot stepped, including envpool's reset step after each episode (about 0.1% of
 Pong's steps); frames = 4 x env steps.
@@ -33,8 +34,8 @@ from jaxrl.envs.envpool_env import AtariStep
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.sampler import make_replay
-from jaxrl.runners.learning import copy_target, replay_update
-from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
+from jaxrl.runners.learning import LearnerState, copy_target, init_learner_state, replay_update, track_episodes
+from jaxrl.agents.dqn import act, guard_update, make_agent
 
 FRAME_SHAPE = (84, 84)
 STACK = 4
@@ -42,52 +43,15 @@ UNROLLED_UPDATES = 4  # updates per block written out one after another (top lev
 
 
 @struct.dataclass
-class AtariState:
-    """One agent (leading `[S]` axis in a sweep)."""
+class AtariCarry:
+    """An Atari learner's env carry (`LearnerState.env`)."""
 
-    params: Any
-    target_params: Any
-    opt_state: Any
-    replay: Any  # jaxrl.replay.sampler.ReplayState: the frame buffer and, for prioritized replay, its sum-tree
     actions: jnp.ndarray  # [E] int32: the actions just sent, which lead into the next row
-    episode_return: jnp.ndarray  # [E] float32: true (unclipped) score of the running games
-    episode_length: jnp.ndarray  # [E] int32: agent steps of the running games
     reset_next: jnp.ndarray  # [E] bool: the next env output is envpool's reset (an episode starts there)
-    key: jax.Array
-    num_updates: jnp.ndarray  # int32
-    diverged_at: jnp.ndarray  # int32: env step of the first non-finite update (see `guard_update`), -1 healthy
-
-
-class Schedule(NamedTuple):
-    """Which iterations update and copy the target: plain Python on the host. `updates_from`: no updates
-    before this iteration (a run resumed without its buffer refills it first; a multiple of the block)."""
-
-    config: DQNConfig
-    updates_from: int = 0
-
-    @property
-    def first_update(self) -> int:
-        c = self.config
-        return max((c.learning_starts + c.steps_per_block) // c.num_envs, self.updates_from)
-
-    def __call__(self, iteration: int) -> tuple[bool, bool]:
-        """(update, copy) for the `iteration`-th vectorized step."""
-        c = self.config
-        env_steps = iteration * c.num_envs
-        update = iteration >= self.first_update and (env_steps - c.learning_starts) % c.steps_per_block == 0
-        return update, update and bool(target_update_due(env_steps, c.steps_per_block, c.target_update_frequency))
-
-    def plan(self, start: int, iterations: int) -> tuple[int, int]:
-        """A chunk of `iterations` from `start` (both multiples of the block) as (acting-only iterations,
-        blocks): the acting-only iterations come first, then blocks that update on their first iteration."""
-        warmup = min(max(self.first_update - start, 0), iterations)
-        blocks, rest = divmod(iterations - warmup, self.config.iterations_per_update_block)
-        assert not rest and (start + warmup) % self.config.iterations_per_update_block == 0, (start, iterations)
-        return warmup, blocks
 
 
 class AtariLearner(NamedTuple):
-    init: Callable  # keys [S] -> AtariState with a leading [S] axis (distinct buffers, safe to donate)
+    init: Callable  # keys [S] -> LearnerState with a leading [S] axis (distinct buffers, safe to donate)
     observe: Callable  # (state, ts: AtariStep [E]) -> (state, metrics)
     learn: Callable  # (state, env_steps, copy: bool or traced bool) -> (state, loss)
     act: Callable  # (state, ts, iteration) -> (state, actions [E], metrics)
@@ -115,38 +79,32 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
                                        config.egreedy_decay)
     guarded_update = guard_update(agent.update)
 
-    def init(keys) -> AtariState:
+    def init(keys) -> LearnerState:
         state = jax.jit(jax.vmap(init_one))(keys)
         # params and target_params start equal: give them separate buffers, or donation would alias them.
         return state.replace(target_params=jax.tree_util.tree_map(jnp.copy, state.target_params))
 
-    def init_one(key) -> AtariState:
+    def init_one(key) -> LearnerState:
         key, net_key = jax.random.split(key)
         params = network.init(net_key, jnp.zeros((1, *obs_shape), jnp.uint8))
-        return AtariState(params=params, target_params=params, opt_state=agent.optimizer.init(params),
-                          replay=replay.init(), actions=jnp.zeros(num_envs, jnp.int32),
-                          episode_return=jnp.zeros(num_envs, jnp.float32),
-                          episode_length=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool),
-                          key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
+        return init_learner_state(params, agent.optimizer, replay, key, num_envs,
+                                  AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool)))
 
-    def observe(state: AtariState, ts: AtariStep):
+    def observe(state: LearnerState, ts: AtariStep):
         """Store the env's output (leaves `[E, ...]`) as one frame row per env; episode statistics."""
-        first = state.reset_next
-        replay_state = replay.add(state.replay, ts.obs[:, -1], state.actions, ts.reward, ts.terminated, first,
+        first = state.env.reset_next
+        replay_state = replay.add(state.replay, ts.obs[:, -1], state.env.actions, ts.reward, ts.terminated, first,
                                   ts.truncated)
-        episode_return = state.episode_return + ts.score
-        episode_length = state.episode_length + (~first).astype(jnp.int32)
-        metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": ts.game_over}
-        return state.replace(replay=replay_state, episode_return=jnp.where(ts.game_over, 0.0, episode_return),
-                             episode_length=jnp.where(ts.game_over, 0, episode_length),
-                             reset_next=ts.terminated | ts.truncated), metrics
+        episodes, metrics = track_episodes(state.episodes, ts.score, (~first).astype(jnp.int32), ts.game_over)
+        return state.replace(replay=replay_state, episodes=episodes,
+                             env=state.env.replace(reset_next=ts.terminated | ts.truncated)), metrics
 
-    def update_once(state: AtariState, env_steps):
+    def update_once(state: LearnerState, env_steps):
         state, loss, _ = replay_update(state, replay, guarded_update, env_steps, per_beta=config.per_beta,
                                        total_updates=config.num_updates)
         return state, loss
 
-    def learn(state: AtariState, env_steps, copy=False):
+    def learn(state: LearnerState, env_steps, copy=False):
         """`updates_per_block` updates (at most `UNROLLED_UPDATES` written out, more in a `lax.scan` of fixed
         length), then the target copy: `copy` a Python bool (compiled in or out) or a traced bool (a select, as
         in the gymnax trainer's blocks). Returns (state, mean loss)."""
@@ -162,13 +120,14 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
             loss = losses.mean()
         return copy_target(state, copy), loss
 
-    def act_step(state: AtariState, ts: AtariStep, iteration):
+    def act_step(state: LearnerState, ts: AtariStep, iteration):
         key, act_key = jax.random.split(state.key)
         epsilon = epsilon_fn(jnp.asarray(iteration, jnp.int32) * num_envs)
         actions = act(network, state.params, nhwc(ts.obs), act_key, epsilon)
-        return state.replace(actions=actions, key=key), actions, {"epsilon": epsilon, "action": actions}
+        return (state.replace(env=state.env.replace(actions=actions), key=key), actions,
+                {"epsilon": epsilon, "action": actions})
 
-    def step(state: AtariState, ts: AtariStep, iteration, update: bool = False, copy=False):
+    def step(state: LearnerState, ts: AtariStep, iteration, update: bool = False, copy=False):
         """`ts`: leaves `[E, ...]`, the env's output for the `iteration`-th vectorized step (0 = the reset);
         `iteration`: unbatched int. Returns (state, actions [E], metrics); loss is NaN without `update`."""
         state, metrics = observe(state, ts)

@@ -29,9 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents.dqn import target_update_due
 from jaxrl.envs.envpool_env import AtariStep, to_step
-from jaxrl.runners.atari import AtariLearner, Schedule, split_seeds
+from jaxrl.runners.atari import AtariLearner, split_seeds
+from jaxrl.runners.learning import Schedule
 from jaxrl.runners.xla_options import compiler_options
 
 VARIANTS = ((False, False), (True, False), (True, True))  # (update, copy): act; act+updates; act+updates+copy
@@ -127,7 +127,7 @@ def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedul
 
     def block(carry, _):
         handle, state, ts, i = carry
-        copy = target_update_due(i * config.num_envs, config.steps_per_block, config.target_update_frequency)
+        copy = schedule.copy_due(i * config.num_envs)
         handle, state, ts, first = update_iteration(handle, state, ts, i, copy)
         carry, rest = jax.lax.scan(acting, (handle, state, ts, i + 1), None, length=per_block - 1)
         return carry, (first, rest)

@@ -5,7 +5,8 @@ Everything (env steps, epsilon-greedy acting, buffer adds, updates, target copie
 trains a whole seed sweep as one program. Variants (double, dueling, loss, optimizer) enter only through
 `loss_fn`, the network and the optimizer; there is one skeleton.
 
-Schedule (all counts in env steps, see `DQNConfig`):
+The state is the learner every env family shares (`jaxrl.runners.learning.LearnerState`, its `env` a
+`GymnaxCarry`), and so is the schedule (`jaxrl.runners.learning.Schedule`; counts in env steps, see `DQNConfig`):
   1. warm-up: `learning_starts / num_envs` vectorized steps, no updates;
   2. `num_blocks` blocks, each `iterations_per_update_block` vectorized steps then `updates_per_block`
      gradient updates; the target network is copied whenever the env-step counter crosses a multiple of
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
+from jaxrl.agents.dqn import act, guard_update, make_agent
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.agents.networks import make_network
 from jaxrl.agents.types import HParams, Transition, hparams_of
@@ -28,25 +29,16 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
 from jaxrl.replay.ring import make_buffer
 from jaxrl.replay.sampler import make_replay
-from jaxrl.runners.learning import copy_target, replay_update
-
+from jaxrl.runners.learning import (LearnerState, Schedule, copy_target, init_learner_state, replay_update,
+                                    track_episodes)
 
 @struct.dataclass
-class TrainState:
-    """Everything one agent's training threads through the scan."""
+class GymnaxCarry:
+    """A gymnax learner's env carry (`LearnerState.env`)."""
 
-    params: Any
-    target_params: Any
-    opt_state: Any
-    replay: Any  # jaxrl.replay.sampler.ReplayState: the ring buffer and, for prioritized replay, its sum-tree
     env_state: Any
     obs: jnp.ndarray  # [E, *obs_shape]
-    episode_return: jnp.ndarray  # [E] running return of the current episodes
-    episode_length: jnp.ndarray  # [E]
-    key: jax.Array
     env_steps: jnp.ndarray  # int32, env steps so far (summed over envs)
-    num_updates: jnp.ndarray  # int32
-    diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
 
 
 class TrainParts(NamedTuple):
@@ -78,51 +70,43 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
                            prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
     epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, hp.egreedy, hp.egreedy_final, hp.egreedy_decay)
     num_envs = config.num_envs
-    warmup_iterations = config.learning_starts // num_envs
-    block_steps = config.steps_per_block
+    schedule = Schedule(config)
 
-    def init(key) -> TrainState:
+    def init(key) -> LearnerState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
         params = network.init(net_key, obs)
-        return TrainState(
-            params=params, target_params=params, opt_state=agent.optimizer.init(params),
-            replay=replay.init(), env_state=env_state, obs=obs,
-            episode_return=jnp.zeros(num_envs, jnp.float32), episode_length=jnp.zeros(num_envs, jnp.int32),
-            key=key, env_steps=jnp.int32(0), num_updates=jnp.int32(0), diverged_at=jnp.int32(-1))
+        return init_learner_state(params, agent.optimizer, replay, key, num_envs,
+                                  GymnaxCarry(env_state=env_state, obs=obs, env_steps=jnp.int32(0)))
 
-    def env_step(state: TrainState, _):
+    def env_step(state: LearnerState, _):
         key, act_key, step_key = jax.random.split(state.key, 3)
-        actions = act(network, state.params, state.obs, act_key, epsilon_fn(state.env_steps))
-        out = env.step(step_key, state.env_state, actions)
-        transition = Transition(state.obs, actions, out.reward, out.final_obs, out.terminated,
+        carry = state.env
+        actions = act(network, state.params, carry.obs, act_key, epsilon_fn(carry.env_steps))
+        out = env.step(step_key, carry.env_state, actions)
+        transition = Transition(carry.obs, actions, out.reward, out.final_obs, out.terminated,
                                 out.truncated if config.n_step > 1 else None)
-        episode_return = state.episode_return + out.reward
-        episode_length = state.episode_length + 1
-        done = out.terminated | out.truncated
-        metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
+        episodes, metrics = track_episodes(state.episodes, out.reward, 1, out.terminated | out.truncated)
         state = state.replace(
-            replay=replay.add(state.replay, transition), env_state=out.env_state, obs=out.obs,
-            episode_return=jnp.where(done, 0.0, episode_return),
-            episode_length=jnp.where(done, 0, episode_length),
-            key=key, env_steps=state.env_steps + num_envs)
+            replay=replay.add(state.replay, transition), episodes=episodes, key=key,
+            env=GymnaxCarry(env_state=out.env_state, obs=out.obs, env_steps=carry.env_steps + num_envs))
         return state, metrics
 
-    def update_step(state: TrainState, _):
-        state, loss, aux = replay_update(state, replay, update, state.env_steps, per_beta=config.per_beta,
+    def update_step(state: LearnerState, _):
+        state, loss, aux = replay_update(state, replay, update, state.env.env_steps, per_beta=config.per_beta,
                                          total_updates=config.num_updates)
         return state, {"loss": loss, **aux}
 
-    def block(state: TrainState, _):
+    def block(state: LearnerState, _):
         state, env_metrics = jax.lax.scan(env_step, state, None, length=config.iterations_per_update_block)
         state, update_metrics = jax.lax.scan(update_step, state, None, length=config.updates_per_block)
-        state = copy_target(state, target_update_due(state.env_steps, block_steps, hp.target_update_frequency))
+        state = copy_target(state, schedule.copy_due(state.env.env_steps, hp.target_update_frequency))
         return state, (env_metrics, update_metrics)
 
-    def warmup(state: TrainState):
-        return jax.lax.scan(env_step, state, None, length=warmup_iterations)
+    def warmup(state: LearnerState):
+        return jax.lax.scan(env_step, state, None, length=schedule.warmup_iterations)
 
-    def blocks(state: TrainState, num_blocks: int):
+    def blocks(state: LearnerState, num_blocks: int):
         return jax.lax.scan(block, state, None, length=num_blocks)
 
     return TrainParts(init, warmup, blocks)
@@ -130,7 +114,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
 
 def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any], None]] = None,
                num_progress_reports: int = 100):
-    """Return `train(key, hparams=None) -> (final TrainState, metrics)` for a gymnax env (`hparams`: one
+    """Return `train(key, hparams=None) -> (final LearnerState, metrics)` for a gymnax env (`hparams`: one
     agent's traced hyperparameters in a grid sweep, see `jaxrl.runners.grid`; default: the config's).
 
     `metrics` (per agent; `T = total_steps / num_envs` vectorized steps, `U = num_updates`):
@@ -151,7 +135,7 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
     def train(key, hparams: Optional[HParams] = None):
         parts = make_train_parts(config, hparams)
 
-        def chunk(state: TrainState, _):
+        def chunk(state: LearnerState, _):
             state, out = parts.blocks(state, blocks_per_chunk)
             if progress_callback is not None:
                 jax.debug.callback(progress_callback, state.env_steps)

@@ -1,18 +1,115 @@
-"""The learner's two state transitions shared by the gymnax trainer and the Atari learner.
+"""The learner every env family shares: one state, one schedule, one episode-statistics rule, one update.
 
-Both act on any state with the fields `params, target_params, opt_state, replay, key, num_updates,
-diverged_at` (`jaxrl.runners.gymnax.TrainState`, `jaxrl.runners.atari.AtariState`).
+    LearnerState    params and target params, optimizer state, replay, key, counters, running episode statistics,
+                    and the env family's own carry (`env`): the gymnax trainer's and the Atari learner's state alike
+    Schedule        which vectorized env steps update and copy the target (plain Python, or traced counters)
+    track_episodes  running return and length of each env's episode -> the `episode_*` metrics
+    replay_update   one guarded update on a batch sampled from the replay
+    copy_target     the hard target copy
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
+from flax import struct
 
+from jaxrl.agents.dqn import target_update_due
+from jaxrl.config import DQNConfig
 from jaxrl.replay import sumtree as per
 
 
-def replay_update(state, replay, update, env_steps, *, per_beta: float, total_updates: int):
+@struct.dataclass
+class EpisodeStats:
+    """The running statistics of the episode each of the `E` envs is in."""
+
+    episode_return: jnp.ndarray  # [E] float32 (Atari: the true, unclipped score)
+    episode_length: jnp.ndarray  # [E] int32: agent steps
+
+
+@struct.dataclass
+class LearnerState:
+    """One agent (leading `[S]` axis in a sweep), whatever the env family."""
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    replay: Any  # jaxrl.replay.sampler.ReplayState: the ring or frame buffer and, for prioritized replay, its sum-tree
+    episodes: EpisodeStats
+    key: jax.Array
+    num_updates: jnp.ndarray  # int32
+    diverged_at: jnp.ndarray  # int32: env step of the first non-finite loss or parameter, -1 while healthy
+    env: Any  # the env family's carry: `jaxrl.runners.gymnax.GymnaxCarry` or `jaxrl.runners.atari.AtariCarry`
+
+
+TrainState = LearnerState  # the name `make_train`'s users know
+
+
+def init_learner_state(params, optimizer, replay, key, num_envs: int, env) -> LearnerState:
+    """A fresh learner: target = online params, zero counters and episode statistics, healthy."""
+    return LearnerState(params=params, target_params=params, opt_state=optimizer.init(params), replay=replay.init(),
+                        episodes=EpisodeStats(jnp.zeros(num_envs, jnp.float32), jnp.zeros(num_envs, jnp.int32)),
+                        key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1), env=env)
+
+
+def track_episodes(stats: EpisodeStats, reward, steps, done) -> tuple[EpisodeStats, dict]:
+    """Add `reward` and `steps` (`[E]`) to each env's running episode; -> (the statistics, restarted where `done`,
+    metrics `episode_return`, `episode_length`: the running values including this step, and `episode_done`:
+    true where an episode ended, whose return and length are those values)."""
+    episode_return = stats.episode_return + reward
+    episode_length = stats.episode_length + steps
+    metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
+    return EpisodeStats(jnp.where(done, 0.0, episode_return), jnp.where(done, 0, episode_length)), metrics
+
+
+class Schedule(NamedTuple):
+    """Which vectorized env steps ("iterations") update and copy the target, written once for every loop.
+
+    With `env_steps = iteration * num_envs`: `warmup_iterations` acting-only iterations fill the replay; from then
+    on, blocks of `iterations_per_update_block` iterations each end with `updates_per_block` updates, and the
+    target is copied after them when the env-step counter crossed a multiple of `target_update_frequency` during
+    the block. The gymnax trainer runs it as scans (`copy_due` on its traced counter); the Atari loops, whose
+    update comes at the first iteration of the next block (after observing the block's last env step), ask
+    `schedule(iteration)` on the host, or `copy_due` inside the XLA loop. `updates_from`: no updates before this
+    iteration (a run resumed without its buffer refills it first; a multiple of the block)."""
+
+    config: DQNConfig
+    updates_from: int = 0
+
+    @property
+    def warmup_iterations(self) -> int:
+        return self.config.learning_starts // self.config.num_envs
+
+    @property
+    def first_update(self) -> int:
+        """The Atari loops' first updating iteration (the gymnax scan's first block ends just before it)."""
+        return max(self.warmup_iterations + self.config.iterations_per_update_block, self.updates_from)
+
+    def copy_due(self, env_steps, period=None):
+        """Whether the block that ends at `env_steps` copies the target (Python or traced ints; `period`: a traced
+        `target_update_frequency` in a grid, default the config's)."""
+        c = self.config
+        return target_update_due(env_steps, c.steps_per_block, c.target_update_frequency if period is None else period)
+
+    def __call__(self, iteration: int) -> tuple[bool, bool]:
+        """(update, copy) for the `iteration`-th vectorized step of an Atari loop."""
+        c = self.config
+        env_steps = iteration * c.num_envs
+        update = iteration >= self.first_update and (env_steps - c.learning_starts) % c.steps_per_block == 0
+        return update, update and bool(self.copy_due(env_steps))
+
+    def plan(self, start: int, iterations: int) -> tuple[int, int]:
+        """A chunk of `iterations` from `start` (both multiples of the block) as (acting-only iterations,
+        blocks): the acting-only iterations come first, then blocks that update on their first iteration."""
+        warmup = min(max(self.first_update - start, 0), iterations)
+        blocks, rest = divmod(iterations - warmup, self.config.iterations_per_update_block)
+        assert not rest and (start + warmup) % self.config.iterations_per_update_block == 0, (start, iterations)
+        return warmup, blocks
+
+
+def replay_update(state: LearnerState, replay, update, env_steps, *, per_beta: float, total_updates: int):
     """One guarded update (`update`: `guard_update(agent.update)`) on a batch sampled from `state.replay`
     (`replay`: `make_replay`'s functions; prioritized replay's importance exponent annealed from `per_beta` to 1
     over `total_updates`); new priorities are written back unless the seed diverged.
@@ -28,7 +125,7 @@ def replay_update(state, replay, update, env_steps, *, per_beta: float, total_up
                          replay=replay.set_priorities(state.replay, slots, priority, diverged_at < 0)), loss, aux
 
 
-def copy_target(state, copy):
+def copy_target(state: LearnerState, copy) -> LearnerState:
     """The hard target copy: `copy` a Python bool (the copy compiled in or out) or a traced bool (a select)."""
     if isinstance(copy, bool):
         return state.replace(target_params=state.params) if copy else state
