@@ -67,37 +67,21 @@ def jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, lear
     per second (all agents together). Every program is compiled and the first two chunks run (buffer filled,
     caches warm) before this returns; `close()` closes the env pool. `preset`, `num_envs`: `pong_config`'s;
     `fields`: more `DQNConfig` fields (`conv`, `compute_dtype`)."""
+    from jaxrl.runners.atari_loops import AtariLoop
     from jaxrl.runners.learning import Schedule
-    from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
 
     cfg = _loop_config(pong_config(iterations, num_envs, learn, preset), loop).replace(num_seeds=seeds, **fields)
     num_envs = cfg.num_envs
     learner, env, state, ts = _setup(cfg)
-    schedule = Schedule(cfg)
-    if cfg.loop == "xla":
-        handle = env.xla()[0]
-        ts = jax.tree_util.tree_map(jax.numpy.asarray, ts)
-        chunks = XLAChunks(learner, env, seeds, schedule, cfg.overlap)
-        for r in range(3):  # every chunk plan compiled before the first timing (chunks from the third on share one)
-            chunks.program(handle, state, ts, r * iterations, iterations)
-
-        def run(start):
-            nonlocal handle, state, ts
-            handle, state, ts, m = chunks.run(handle, state, ts, start, iterations)
-            jax.block_until_ready(m)
-    else:
-        steps = HostSteps(learner).compile(state, ts, cfg.overlap)
-
-        def run(start):
-            nonlocal state, ts
-            state, ts, _ = host_chunk(steps, env, state, ts, start, iterations, seeds, schedule, cfg.overlap)
-            jax.block_until_ready(state.params)
+    # every chunk plan compiled before the first timing (chunks from the third on share one)
+    atari_loop = AtariLoop(learner, env, Schedule(cfg), state, ts).compile([r * iterations for r in range(3)],
+                                                                           iterations)
     count = 0
 
     def chunk() -> float:
         nonlocal count
         t0 = time.perf_counter()
-        run(count * iterations)
+        atari_loop.run(count * iterations, iterations)  # the chunk's metrics, fetched: the chunk has finished
         count += 1
         return seeds * iterations * num_envs / (time.perf_counter() - t0)
 
@@ -108,10 +92,11 @@ def jaxrl_runner(loop: str, seeds: int, iterations: int, num_envs: int = 1, lear
 def _env_runner(num_envs: int, iterations: int):
     """envpool alone: `(chunk, close)`, `chunk()` steps the pool `iterations` times with random actions and
     returns env steps per second (one untimed chunk first)."""
-    from jaxrl.envs.envpool_env import make_envpool
+    from jaxrl.envs.envpool_env import env_spec, make_envpool
     env = make_envpool("Pong-v5", num_envs, 0)
     env.reset()
-    actions = np.random.default_rng(0).integers(0, 6, (iterations, num_envs)).astype(np.int32)
+    num_actions = env_spec("Pong-v5")[0]
+    actions = np.random.default_rng(0).integers(0, num_actions, (iterations, num_envs)).astype(np.int32)
 
     def chunk() -> float:
         t0 = time.perf_counter()
@@ -269,8 +254,8 @@ def buffer_copies(iterations: int = 8, variants=("with", "without"), overlaps=(F
     out = []
     choices = {"with": ("with compiler_options()", compiler_options()), "without": ("without", {})}
     for overlap, (label, options) in ((o, choices[v]) for o in overlaps for v in variants):
-        program = make_xla_chunk(learner, env, 1, Schedule(cfg), *Schedule(cfg).plan(iterations, iterations), options,
-                                 overlap=overlap)
+        schedule = Schedule(cfg.replace(overlap=overlap))
+        program = make_xla_chunk(learner, env, schedule, *schedule.plan(iterations, iterations), options)
         text = program.lower(handle, state, ts, iterations).compile().as_text()
         count = len(shape.findall(text))
         out.append(Measurement("buffer_copies", "jaxrl", {"options": label, "overlap": overlap,

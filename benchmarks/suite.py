@@ -20,15 +20,15 @@ from jaxrl.config import DQNConfig, TabularConfig, get_preset
 def layer_macs(config: DQNConfig, obs_shape, num_actions: int) -> list[int]:
     """Multiply-accumulates of each layer (input first) of one forward pass for one observation, from the
     network's shapes."""
-    from jaxrl.agents.networks import make_network
+    from jaxrl.agents.networks import NATURE_CNN_LAYERS, make_network
     net = make_network(config, num_actions, obs_shape)
     params = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, *obs_shape), jnp.float32))["params"]
     macs, spatial = [], obs_shape[:2] if len(obs_shape) == 3 else None
     for part in ("torso", "head"):
         for name, leaves in params[part].items():
             k = leaves["kernel"].shape
-            if len(k) == 4:  # Nature CNN convs, VALID padding: strides 4, 2, 1
-                stride = {"conv_0": 4, "conv_1": 2, "conv_2": 1}[name]
+            if len(k) == 4:  # Nature CNN convs, VALID padding
+                stride = NATURE_CNN_LAYERS[int(name.removeprefix("conv_"))][2]
                 spatial = tuple((d - k[0]) // stride + 1 for d in spatial)
                 macs.append(spatial[0] * spatial[1] * k[0] * k[1] * k[2] * k[3])
             else:

@@ -120,16 +120,18 @@ def test_pong_host_steps_lower_for_cuda_without_data_dependent_control_flow(pong
     from jaxrl.runners.atari_loops import HostSteps
     learner, _, state, ts, schedule = pong
     steps = HostSteps(learner)
-    for (update, copy), program in steps.step.items():
-        text = lower(program, state, ts, np.int32(0))
-        assert_gpu_clean(text)
-        assert assert_no_data_dependent_control_flow(text) == 0
-        assert "stablehlo.convolution" in text  # cuDNN's convolution, not im2col's slices and matmuls
-    for program in steps.learn.values():
-        assert assert_no_data_dependent_control_flow(lower(program, state, np.int32(0))) == 0
+    assert len(steps.jitted) == 5
+    for name, program in steps.jitted.items():
+        if name[0] == "step":
+            text = lower(program, state, ts, np.int32(0))
+            assert_gpu_clean(text)
+            assert assert_no_data_dependent_control_flow(text) == 0
+            assert "stablehlo.convolution" in text  # cuDNN's convolution, not im2col's slices and matmuls
+        else:
+            assert assert_no_data_dependent_control_flow(lower(program, state, np.int32(0))) == 0
     from jaxrl.runners.atari import make_atari_learner
     cpu_search = HostSteps(make_atari_learner(schedule.config.replace(replay_search="scan"), 6))
-    assert assert_no_data_dependent_control_flow(lower(cpu_search.learn[False], state, np.int32(0))) >= 1
+    assert assert_no_data_dependent_control_flow(lower(cpu_search.jitted["learn", False], state, np.int32(0))) >= 1
 
 
 @pytest.mark.parametrize("start", [0, 50, 100])  # before learning, where it starts, learning
@@ -141,7 +143,7 @@ def test_pong_xla_chunk_lowers_for_cuda_with_counted_loops_only(pong, start):
     ts = jax.tree_util.tree_map(jnp.asarray, ts)
     plan = schedule.plan(start, 50)
     assert plan == {0: (50, 0), 50: (1, 49), 100: (0, 50)}[start]
-    text = lower(make_xla_chunk(learner, env, 1, schedule, *plan), handle, state, ts, start)
+    text = lower(make_xla_chunk(learner, env, schedule, *plan), handle, state, ts, start)
     targets = assert_gpu_clean(text)
     assert any(t.endswith("_send") for t in targets) and any(t.endswith("_recv") for t in targets), targets
     assert "stablehlo.convolution" in text
@@ -167,11 +169,13 @@ def test_pong_overlapped_xla_chunk_pins_send_update_recv(pong):
     """`--overlap` in the XLA loop (the learning plan): send, updates, recv in that order, all loops counted;
     the lock-step chunk fails the check."""
     from jaxrl.runners.atari_loops import make_xla_chunk
+    from jaxrl.runners.learning import Schedule
     learner, env, state, ts, schedule = pong
     handle = env.xla()[0]
     ts = jax.tree_util.tree_map(jnp.asarray, ts)
-    texts = {overlap: lower(make_xla_chunk(learner, env, 1, schedule, *schedule.plan(100, 50), overlap=overlap),
-                            handle, state, ts, 100) for overlap in (False, True)}
+    schedules = {overlap: Schedule(schedule.config.replace(overlap=overlap)) for overlap in (False, True)}
+    texts = {overlap: lower(make_xla_chunk(learner, env, s, *s.plan(100, 50)), handle, state, ts, 100)
+             for overlap, s in schedules.items()}
     assert barrier_pinned_order(texts[True]) and not barrier_pinned_order(texts[False])
     assert_gpu_clean(texts[True])
     assert assert_no_data_dependent_control_flow(texts[True]) >= 1

@@ -58,6 +58,10 @@ def conv_kernel(backend: str | None = None, num_seeds: int = 1) -> str:
     return "xla"
 
 
+NATURE_CNN_LAYERS = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+"""The Nature CNN's convolutions `conv_0, conv_1, conv_2` as (features, kernel size, stride), VALID padding."""
+
+
 class NatureCNNTorso(nn.Module):
     """Mnih et al. (2015) conv stack. `x: [B, 84, 84, C] (uint8 or float) -> [B, 3136]`.
 
@@ -71,7 +75,7 @@ class NatureCNNTorso(nn.Module):
 
     @nn.compact
     def __call__(self, x, grad_rows: int | None = None):
-        for i, (features, kernel, stride) in enumerate(((32, 8, 4), (64, 4, 2), (64, 3, 1))):
+        for i, (features, kernel, stride) in enumerate(NATURE_CNN_LAYERS):
             divisor = 255.0 if i == 0 and self.normalize_image else 1.0  # the first layer scales the pixels
             layer = Conv2D(features, kernel, stride, self.conv, divisor, self.compute_dtype, name=f"conv_{i}")
             x = _activation(layer(x, grad_rows), self.compute_dtype)

@@ -32,7 +32,7 @@ from jaxrl import __version__
 from jaxrl.host import rundir
 from jaxrl.runners.atari import make_atari_learner, split_seeds
 from jaxrl.runners.learning import Schedule
-from jaxrl.runners.atari_loops import HostSteps, XLAChunks, host_chunk
+from jaxrl.runners.atari_loops import AtariLoop
 from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from jaxrl.config import DQNConfig
 from jaxrl.config import protocol_options
@@ -81,45 +81,27 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         from jaxrl.runners.grid import sweep_sharding
         state, ts = jax.device_put((state, ts), sweep_sharding())
     chunk_iterations = config.log_frequency // num_envs
-    schedule = Schedule(config, updates_from)
     t0 = time.perf_counter()
-    if config.loop == "xla":
-        handle = env.xla()[0]
-        ts = jax.tree_util.tree_map(jnp.asarray, ts)
-        xla_chunks = XLAChunks(learner, env, num_seeds, schedule, config.overlap)
-        for first in range(start, config.total_steps // num_envs, chunk_iterations):  # at most 3 plans
-            xla_chunks.program(handle, state, ts, first, chunk_iterations)
-    else:
-        handle = None
-        host_steps = HostSteps(learner).compile(state, ts, config.overlap,
-                                                copies=config.total_steps > config.target_update_frequency)
+    loop = AtariLoop(learner, env, Schedule(config, updates_from), state, ts).compile(
+        range(start, config.total_steps // num_envs, chunk_iterations), chunk_iterations)
     compile_seconds = time.perf_counter() - t0
     act = make_act(learner.network)
-    box = {"state": state, "ts": ts, "handle": handle, "seconds": 0.0}
+    seconds = [0.0]
 
-    def advance(done, n):
-        b = box
-        if config.loop == "xla":
-            b["handle"], b["state"], b["ts"], metrics = xla_chunks.run(b["handle"], b["state"], b["ts"], done, n)
-        else:
-            b["state"], b["ts"], metrics = host_chunk(host_steps, env, b["state"], b["ts"], done, n, num_seeds,
-                                                      schedule, config.overlap)
-        return jax.device_get(metrics)
-
-    def record(before, n, metrics, seconds):
-        box["seconds"] += seconds
-        log.chunk(before, metrics, seconds, seconds_before + box["seconds"])
+    def record(before, n, metrics, chunk_seconds):
+        seconds[0] += chunk_seconds
+        log.chunk(before, metrics, chunk_seconds, seconds_before + seconds[0])
         steps = (before + n) * num_envs
         if config.eval_frequency and steps % config.eval_frequency == 0 and steps < config.total_steps:
-            log.evaluation(steps, *evaluate(act, box["state"].params, config, seed=config.seed + steps)[:2])
+            log.evaluation(steps, *evaluate(act, loop.state.params, config, seed=config.seed + steps)[:2])
         return log.status()
 
     def save(done):
-        _checkpoint(out, config, box["state"], done, restarts, seconds_before + box["seconds"])
+        _checkpoint(out, config, loop.state, done, restarts, seconds_before + seconds[0])
 
     chunks = Chunks(done=start, total=config.total_steps // num_envs, per_chunk=chunk_iterations,
-                    env_steps=lambda it: it * num_envs, advance=advance, record=record, save=save,
-                    diverged_at=lambda: np.asarray(box["state"].diverged_at),
+                    env_steps=lambda it: it * num_envs, advance=loop.run, record=record, save=save,
+                    diverged_at=lambda: np.asarray(loop.state.diverged_at),
                     checkpoint_every=config.checkpoint_frequency)
     try:
         with ProgressBar(config.total_steps, enabled=progress, done=start * num_envs) as bar:
@@ -128,7 +110,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         log.close()
         raise
     env.close()
-    state = box["state"]
+    state = loop.state
     returns, lengths, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
     log.evaluation(config.total_steps, returns, lengths)
     if config.video and frames:

@@ -38,16 +38,29 @@ VARIANTS = ((False, False), (True, False), (True, True))  # (update, copy): act;
 
 
 class HostSteps:
-    """The host loop's compiled programs, seed-vmapped, the state donated (updated in place):
-    `step[(update, copy)](state, ts, iteration) -> (state, actions, metrics)` for the three `VARIANTS`,
-    and `learn[copy](state, env_steps) -> (state, loss)` (the overlap loop's updates)."""
+    """The host loop's programs, seed-vmapped, the state donated (updated in place), each compiled once, on first
+    use or ahead by `compile`: `step(update, copy, state, ts, iteration) -> (state, actions, metrics)` for the
+    three `VARIANTS`, and `learn(copy, state, env_steps) -> (state, loss)` (the overlapped loop's updates).
+    `jitted[name]`: the jitted functions, `name` `("step", update, copy)` or `("learn", copy)`."""
 
     def __init__(self, learner: AtariLearner):
         options = compiler_options()
-        self.step = {(u, c): jax.jit(jax.vmap(partial(learner.step, update=u, copy=c), in_axes=(0, 0, None)),
-                                     donate_argnums=0, compiler_options=options) for u, c in VARIANTS}
-        self.learn = {c: jax.jit(jax.vmap(partial(learner.learn, copy=c), in_axes=(0, None)), donate_argnums=0,
-                                 compiler_options=options) for c in (False, True)}
+        self.jitted = {("step", u, c): jax.jit(jax.vmap(partial(learner.step, update=u, copy=c), in_axes=(0, 0, None)),
+                                               donate_argnums=0, compiler_options=options) for u, c in VARIANTS}
+        self.jitted.update({("learn", c): jax.jit(jax.vmap(partial(learner.learn, copy=c), in_axes=(0, None)),
+                                                  donate_argnums=0, compiler_options=options) for c in (False, True)})
+        self.compiled = {}
+
+    def _program(self, name, *args):
+        if name not in self.compiled:
+            self.compiled[name] = self.jitted[name].lower(*args).compile()
+        return self.compiled[name]
+
+    def step(self, update: bool, copy: bool, state, ts, iteration):
+        return self._program(("step", update, copy), state, ts, iteration)(state, ts, iteration)
+
+    def learn(self, copy: bool, state, env_steps):
+        return self._program(("learn", copy), state, env_steps)(state, env_steps)
 
     def compile(self, state, ts, overlap: bool = False, copies: bool = True) -> "HostSteps":
         """Compile now (ahead of the first chunk) the programs the loop will run: without `copies` (no target
@@ -55,43 +68,44 @@ class HostSteps:
         i = np.int32(0)
         copy_flags = (False, True) if copies else (False,)
         steps = [(False, False)] if overlap else [(u, c) for u, c in VARIANTS if c in copy_flags]
-        for key in steps:
-            self.step[key] = self.step[key].lower(state, ts, i).compile()
+        for update, copy in steps:
+            self._program(("step", update, copy), state, ts, i)
         for copy in copy_flags if overlap else ():
-            self.learn[copy] = self.learn[copy].lower(state, i).compile()
+            self._program(("learn", copy), state, i)
         return self
 
 
-def host_chunk(steps: HostSteps, env, state, ts: AtariStep, start: int, num_iterations: int, num_seeds: int,
-               schedule: Schedule, overlap: bool = False):
-    """`num_iterations` host-loop iterations from `start`. `ts`: the env's last output, leaves `[S, E, ...]`.
+def host_chunk(steps: HostSteps, env, state, ts: AtariStep, start: int, num_iterations: int, schedule: Schedule):
+    """`num_iterations` host-loop iterations from `start` (lock-step, or with `config.overlap` the updates queued
+    behind the actions). `ts`: the env's last output, leaves `[S, E, ...]`.
     Returns (state, ts, metrics stacked `[n, S, ...]`, fetched once)."""
     metrics = []
-    num_envs = schedule.config.num_envs
+    config = schedule.config
     for i in range(start, start + num_iterations):
         update, copy = schedule(i)
-        if overlap:
-            state, actions, m = steps.step[False, False](state, ts, np.int32(i))
+        if config.overlap:
+            state, actions, m = steps.step(False, False, state, ts, np.int32(i))
             actions = np.asarray(actions)
             if update:  # queued behind the act program; runs while envpool steps below
-                state, m["loss"] = steps.learn[copy](state, np.int32(i * num_envs))
+                state, m["loss"] = steps.learn(copy, state, np.int32(i * config.num_envs))
         else:
-            state, actions, m = steps.step[update, copy](state, ts, np.int32(i))
+            state, actions, m = steps.step(update, copy, state, ts, np.int32(i))
             actions = np.asarray(actions)
         metrics.append(m)
-        ts = split_seeds(to_step(*env.step(actions.reshape(-1))), num_seeds)
+        ts = split_seeds(to_step(*env.step(actions.reshape(-1))), config.num_seeds)
     return state, ts, jax.device_get(jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *metrics))
 
 
-def make_xla_chunk(learner: AtariLearner, env, num_seeds: int, schedule: Schedule, warmup: int, blocks: int,
-                   options: dict | None = None, overlap: bool = False):
+def make_xla_chunk(learner: AtariLearner, env, schedule: Schedule, warmup: int, blocks: int,
+                   options: dict | None = None):
     """A jitted `(handle, state, ts, start) -> (handle, state, ts, metrics [n, S, ...])` running `warmup`
     acting-only iterations, then `blocks` blocks (`n = warmup + blocks * iterations_per_update_block`), with
     `env.xla()` inside; the state is donated. `start` is traced: one program serves every chunk of its plan.
-    `options`: XLA compiler options (default `compiler_options()`); `overlap`: the envs step during the
-    updates (module docstring)."""
+    `options`: XLA compiler options (default `compiler_options()`); with the schedule's `config.overlap` the
+    envs step during the updates (module docstring)."""
     _, xla_recv, xla_send, _ = env.xla()
     config = schedule.config
+    num_seeds, overlap = config.num_seeds, config.overlap
     per_block = config.iterations_per_update_block
     acting_step = jax.vmap(partial(learner.step, update=False), in_axes=(0, 0, None))
     update_step = jax.vmap(lambda s, ts, i, c: learner.step(s, ts, i, update=True, copy=c), in_axes=(0, 0, None, None))
@@ -150,18 +164,55 @@ class XLAChunks:
     """The XLA loop's programs, compiled once per chunk plan (acting-only iterations, blocks): at most three in
     a run (before learning, the chunk where it starts, learning). `run(handle, state, ts, start, n)`."""
 
-    def __init__(self, learner: AtariLearner, env, num_seeds: int, schedule: Schedule, overlap: bool = False):
-        self.learner, self.env, self.num_seeds, self.schedule = learner, env, num_seeds, schedule
-        self.overlap = overlap
+    def __init__(self, learner: AtariLearner, env, schedule: Schedule):
+        self.learner, self.env, self.schedule = learner, env, schedule
         self.compiled = {}
 
     def program(self, handle, state, ts, start: int, iterations: int):
         """The compiled program for the chunk of `iterations` from `start` (compiled now if its plan is new)."""
         plan = self.schedule.plan(start, iterations)
         if plan not in self.compiled:
-            self.compiled[plan] = make_xla_chunk(self.learner, self.env, self.num_seeds, self.schedule, *plan,
-                                                 overlap=self.overlap).lower(handle, state, ts, start).compile()
+            self.compiled[plan] = make_xla_chunk(self.learner, self.env, self.schedule,
+                                                 *plan).lower(handle, state, ts, start).compile()
         return self.compiled[plan]
 
     def run(self, handle, state, ts, start: int, iterations: int):
         return self.program(handle, state, ts, start, iterations)(handle, state, ts, start)
+
+
+class AtariLoop:
+    """An Atari run's loop, whichever of the four (`config.loop` host or xla, lock-step or `config.overlap`),
+    behind one interface: it holds the learner's state (`state`) and the envs' last output, and
+    `run(start, n)` advances both by `n` iterations from iteration `start`, returning the chunk's metrics
+    `[n, S, ...]` on the host. `compile(starts, n)` compiles ahead the programs of the chunks of `n` iterations
+    starting at `starts`. `env`: the envpool of all `S * E` envs; `ts`: its last output, leaves `[S, E, ...]`."""
+
+    def __init__(self, learner: AtariLearner, env, schedule: Schedule, state, ts: AtariStep):
+        self.env, self.schedule, self.state = env, schedule, state
+        config = schedule.config
+        if config.loop == "xla":
+            self.handle = env.xla()[0]
+            self.ts = jax.tree_util.tree_map(jnp.asarray, ts)
+            self.chunks = XLAChunks(learner, env, schedule)
+        else:
+            self.handle, self.ts = None, ts
+            self.steps = HostSteps(learner)
+
+    def compile(self, starts, iterations: int) -> "AtariLoop":
+        config = self.schedule.config
+        if config.loop == "xla":
+            for start in starts:  # at most 3 plans
+                self.chunks.program(self.handle, self.state, self.ts, start, iterations)
+        else:
+            self.steps.compile(self.state, self.ts, config.overlap,
+                               copies=config.total_steps > config.target_update_frequency)
+        return self
+
+    def run(self, start: int, iterations: int):
+        if self.schedule.config.loop == "xla":
+            self.handle, self.state, self.ts, metrics = self.chunks.run(self.handle, self.state, self.ts, start,
+                                                                        iterations)
+        else:
+            self.state, self.ts, metrics = host_chunk(self.steps, self.env, self.state, self.ts, start, iterations,
+                                                      self.schedule)
+        return jax.device_get(metrics)
