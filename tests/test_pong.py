@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -59,7 +60,7 @@ def test_run_directory(runs, loop):
     d = runs[loop]
     names = {p.name for p in d.iterdir()}
     assert {"config.json", "metrics.csv", "progress.csv", "eval.csv", "summary.json", "params.msgpack",
-            "checkpoint.msgpack", "learning_curves.png", "tb"} <= names
+            "params_best.msgpack", "checkpoint.msgpack", "learning_curves.png", "tb"} <= names
     assert ("eval.mp4" in names) == (loop == "xla")
     progress = rows(d / "progress.csv")
     assert [int(r["step"]) for r in progress] == list(range(512, 3073, 512))
@@ -117,6 +118,23 @@ def test_load_policy_on_pong(runs):
     from jaxrl import load_policy
     act = load_policy(runs["xla"], seed_index=1)
     assert 0 <= act(np.zeros((84, 84, 4), np.uint8)) < 6
+    best = load_policy(runs["xla"], seed_index=1, which="best")  # params_best.msgpack, as a gymnax run's
+    assert 0 <= best(np.zeros((84, 84, 4), np.uint8)) < 6
+
+
+@pytest.mark.parametrize("loop", ["host", "xla"])
+def test_best_parameters_are_those_of_each_seeds_best_evaluation(runs, loop):
+    """eval.csv holds each seed's evaluations (the one at 1,536 env steps and the final one); params_best.msgpack
+    holds, per seed, the parameters of the better of them (ties: the earlier), so it equals params.msgpack for
+    exactly the seeds whose final evaluation beat the earlier one."""
+    from jaxrl.host import rundir
+    evals = rows(runs[loop] / "eval.csv")
+    final, best = (rundir.read_stacked_params(runs[loop] / name) for name in ("params.msgpack", "params_best.msgpack"))
+    for seed in (0, 1):
+        first, last = (float(r["mean_return"]) for r in evals if int(r["seed"]) == seed)
+        same = all(np.array_equal(a[seed], b[seed]) for a, b in zip(jax.tree_util.tree_leaves(final),
+                                                                     jax.tree_util.tree_leaves(best)))
+        assert same == (last > first), (seed, first, last)
 
 
 def test_interrupt_then_resume(tmp_path):

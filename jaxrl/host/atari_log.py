@@ -19,20 +19,19 @@ from jaxrl.envs.envpool_env import FRAMES_PER_STEP
 from jaxrl.host import rundir
 from jaxrl.config.atari_scores import human_normalized_score
 from jaxrl.config.solved import solve_threshold
-from jaxrl.host.metrics import (EVAL_COLUMNS, EVAL_FILE, METRICS_FILE, append_episodes, eval_rows, read_episodes,
-                               start_metrics)
+from jaxrl.host.metrics import (EPISODE_METRICS, EVAL_FILE, METRICS_FILE, append_episodes, episodes_from_metrics,
+                               read_episodes, start_metrics)
 
 SOLVE_WINDOW = 100
 ACTIONS_FILE = "actions.u8"
-CSV_COLUMNS = {  # besides metrics.csv (`jaxrl.host.metrics`, the one episode writer)
+CSV_COLUMNS = {  # besides metrics.csv (`jaxrl.host.metrics`, the one episode writer) and eval.csv (`jaxrl.host.greedy`)
     "progress.csv": ["step", "frames", "seconds", "sps", "loss", "epsilon", "episodes", "mean_return_last100"],
-    EVAL_FILE: list(EVAL_COLUMNS),
 }
 
 
 def truncate_csvs(out: Path, env_steps: int) -> None:
     """Drop rows logged after the checkpoint at `env_steps` (they will be produced again)."""
-    for name in (METRICS_FILE, *CSV_COLUMNS):
+    for name in (METRICS_FILE, EVAL_FILE, *CSV_COLUMNS):
         rundir.truncate_csv(out / name, env_steps)
 
 
@@ -71,13 +70,10 @@ class AtariLog:
         cfg = self.config
         self.actions.write(np.asarray(m["action"], np.uint8).tobytes())  # [n, S, E]: the pool's env order
         done = np.asarray(m["episode_done"])  # [n, S, E]
-        t, seed, _ = np.nonzero(done)
-        order = np.lexsort((t, seed))
-        steps = (start_iteration + t[order] + 1) * cfg.num_envs
-        rets = np.asarray(m["episode_return"])[done][order]
-        lens = np.asarray(m["episode_length"])[done][order]
-        append_episodes(self.out / METRICS_FILE, {"seed": seed[order], "step": steps, "return": rets, "length": lens})
-        for s, step, r in zip(seed[order], steps, rets):
+        episodes = episodes_from_metrics({k: np.moveaxis(np.asarray(m[k]), 1, 0) for k in EPISODE_METRICS},
+                                         cfg.num_envs, start_iteration * cfg.num_envs)
+        append_episodes(self.out / METRICS_FILE, episodes)
+        for s, step, r in zip(episodes["seed"], episodes["step"], episodes["return"]):
             self.returns[s].append(float(r))
             self.steps[s].append(int(step))
             self.tb.add(f"seed_{s}/episode_return", float(r), int(step))
@@ -103,8 +99,8 @@ class AtariLog:
         self.last = {"loss": loss, "sps": sps, "mean100": mean100, "epsilon": epsilon}
         self._flush()
 
-    def evaluation(self, steps: int, returns, lengths) -> None:
-        self.writers[EVAL_FILE].writerows(eval_rows(self.config.env_id, steps, returns))
+    def evaluation(self, steps: int, returns) -> None:
+        """The TensorBoard scalar of an evaluation (`returns [S, N]`; its eval.csv rows: `jaxrl.host.greedy`)."""
         self.tb.add("mean_over_seeds/eval_return", float(np.mean(returns)), steps)
         self._flush()
 

@@ -5,6 +5,7 @@
     DIR/progress.csv          one row per chunk (log_frequency env steps): steps, frames, wall seconds, SPS,
                               mean loss, epsilon, mean over seeds of the last-100-game mean return
     DIR/eval.csv              one row per evaluation and seed: greedy (eval_epsilon) whole-game returns
+    DIR/params_best.msgpack   per seed, the parameters of its best evaluation so far (`jaxrl.host.greedy`)
     DIR/checkpoint.msgpack    params, target params, optimizer, counters, keys, running episode statistics
                               (+ the replay buffer with save_buffer)
     DIR/actions.u8            every action sent to envpool, uint8 `[iteration, num_seeds * num_envs]`
@@ -40,6 +41,7 @@ from jaxrl.envs.envpool_env import FRAMES_PER_STEP, env_spec, make_envpool, rese
 from jaxrl.host.atari_log import ACTIONS_FILE, SOLVE_WINDOW, AtariLog, truncate_csvs
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.evaluate import evaluate, make_act, write_video
+from jaxrl.host.greedy import GreedyEvals
 
 
 def run_atari(config: DQNConfig, out_dir, *, resume: bool = False, progress: bool = True, console=None,
@@ -86,6 +88,8 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         range(start, config.total_steps // num_envs, chunk_iterations), chunk_iterations)
     compile_seconds = time.perf_counter() - t0
     act = make_act(learner.network)
+    evals = GreedyEvals(config, out, num_seeds, resume,
+                        evaluate=lambda steps, params: evaluate(act, params, config, seed=config.seed + steps)[0])
     seconds = [0.0]
 
     def record(before, n, metrics, chunk_seconds):
@@ -93,7 +97,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         log.chunk(before, metrics, chunk_seconds, seconds_before + seconds[0])
         steps = (before + n) * num_envs
         if config.eval_frequency and steps % config.eval_frequency == 0 and steps < config.total_steps:
-            log.evaluation(steps, *evaluate(act, loop.state.params, config, seed=config.seed + steps)[:2])
+            log.evaluation(steps, evals(steps, loop.state.params))
         return log.status()
 
     def save(done):
@@ -111,8 +115,8 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
         raise
     env.close()
     state = loop.state
-    returns, lengths, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
-    log.evaluation(config.total_steps, returns, lengths)
+    returns, _, frames = evaluate(act, state.params, config, seed=config.seed + 10**6, record=config.video)
+    log.evaluation(config.total_steps, evals.record(config.total_steps, returns, state.params))
     if config.video and frames:
         try:
             write_video(out / "eval.mp4", frames)

@@ -1,4 +1,4 @@
-"""Greedy evaluations of a gymnax sweep, per chunk: `eval.csv` rows and each agent's best parameters.
+"""Greedy evaluations of a run's agents, gymnax and Atari alike: `eval.csv` rows and each agent's best parameters.
 
     DIR/eval.csv             one row per evaluation and agent: seed, step, mean_return, min_return, max_return,
                              games (`eval_episodes` whole episodes, epsilon = `eval_epsilon`, own env keys)
@@ -21,12 +21,15 @@ from jaxrl.host.rundir import BEST_PARAMS_FILE
 
 
 class GreedyEvals:
-    """`evals(steps, params)` evaluates every agent (params stacked `[S]`, on the host) and keeps the best."""
+    """`evals(steps, params)` evaluates every agent (params stacked `[S]`) and keeps the best; `evals.record(steps,
+    returns, params)` does the same with returns `[S, N]` already played. `evaluate(steps, params) -> returns [S, N]`
+    plays the games (default: the compiled gymnax evaluation, `jaxrl.runners.evaluation`; an Atari run passes its
+    envpool one)."""
 
-    def __init__(self, config: DQNConfig, out: Path, num_agents: int, resume: bool, writer: bool = True):
-        from jaxrl.runners.evaluation import make_evaluate
+    def __init__(self, config: DQNConfig, out: Path, num_agents: int, resume: bool, writer: bool = True,
+                 evaluate=None):
         self.config, self.out, self.num_agents, self.writer = config, Path(out), num_agents, writer
-        self.fn = jax.jit(jax.vmap(make_evaluate(config)))
+        self.evaluate = evaluate if evaluate is not None else _compiled_gymnax_evaluation(config, num_agents)
         self.best = np.full(num_agents, -np.inf)
         self.last = np.full(num_agents, np.nan)
         self.best_params = None
@@ -48,8 +51,11 @@ class GreedyEvals:
         return bool(f) and (now // f > before // f or last)
 
     def __call__(self, steps: int, params) -> np.ndarray:
-        from jaxrl.runners.evaluation import eval_keys
-        returns = np.asarray(self.fn(params, eval_keys(self.config, steps, self.num_agents)))  # [S, N]
+        return self.record(steps, self.evaluate(steps, params), params)
+
+    def record(self, steps: int, returns, params) -> np.ndarray:
+        """`eval.csv` rows for the evaluation at `steps` (`returns [S, N]`), and each agent's best parameters."""
+        returns, params = np.asarray(returns), jax.device_get(params)  # a host copy: the run may donate its state
         self.last = returns.mean(axis=1)
         if self.writer:
             with open(self.out / EVAL_FILE, "a", newline="") as f:
@@ -72,3 +78,11 @@ class GreedyEvals:
         return {"episodes_per_evaluation": self.config.eval_episodes, "epsilon": self.config.eval_epsilon,
                 "last": aggregates(self.last), "best": aggregates(best),
                 "per_seed_last": self.last.tolist(), "per_seed_best": best.tolist()}
+
+
+def _compiled_gymnax_evaluation(config: DQNConfig, num_agents: int):
+    """`(steps, params [S]) -> returns [S, eval_episodes]`: `jaxrl.runners.evaluation`'s program, each evaluation
+    with its own keys."""
+    from jaxrl.runners.evaluation import eval_keys, make_evaluate
+    fn = jax.jit(jax.vmap(make_evaluate(config)))
+    return lambda steps, params: np.asarray(fn(params, eval_keys(config, steps, num_agents)))

@@ -15,6 +15,23 @@ EVAL_FILE = "eval.csv"  # greedy evaluations, one row per evaluation and agent (
 EVAL_COLUMNS = ("seed", "step", "mean_return", "min_return", "max_return", "games", "mean_hns")
 
 
+EPISODE_METRICS = ("episode_return", "episode_length", "episode_done")  # what `episodes_from_metrics` reads
+
+
+def episodes_from_metrics(metrics, num_envs: int, step_offset: int = 0) -> dict:
+    """Finished episodes from the running episode statistics `[S, T, E]` (`jaxrl.runners.learning.track_episodes`'s
+    `episode_*` metrics, gymnax and Atari alike; `step_offset`: env steps before T=0), as `metrics.csv` rows
+    ordered by seed, then step, then env."""
+    done = np.asarray(metrics["episode_done"])
+    seed, t, _ = np.nonzero(done)  # lexicographic: by seed, then time, then env
+    return {
+        "seed": seed.astype(np.int64),
+        "step": (step_offset + (t + 1) * num_envs).astype(np.int64),
+        "return": np.asarray(metrics["episode_return"])[done].astype(np.float64),
+        "length": np.asarray(metrics["episode_length"])[done].astype(np.int64),
+    }
+
+
 def start_metrics(path: Path) -> None:
     """A new `metrics.csv` holding only its header."""
     with open(path, "w", newline="") as f:

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxrl.config import DQNConfig
 from jaxrl.host.greedy import GreedyEvals
-from jaxrl.host.metrics import EVAL_FILE, append_episodes, read_episodes, start_metrics
+from jaxrl.host.metrics import EVAL_FILE, append_episodes, episodes_from_metrics, read_episodes, start_metrics
 from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.runners.grid import (gather, place, shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding,
@@ -84,18 +84,6 @@ def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> Swee
                        losses=np.asarray(metrics["loss"]).reshape(n, -1), params=params,
                        compile_seconds=compile_seconds, run_seconds=run_seconds,
                        diverged_at=np.asarray(diverged_at))
-
-
-def episodes_from_metrics(metrics, num_envs: int, step_offset: int = 0) -> dict:
-    """Finished episodes from the scan's `[S, T, E]` running statistics (`step_offset`: env steps before T=0)."""
-    done = np.asarray(metrics["episode_done"])
-    seed, t, _ = np.nonzero(done)  # lexicographic: by seed, then time, then env
-    return {
-        "seed": seed.astype(np.int64),
-        "step": (step_offset + (t + 1) * num_envs).astype(np.int64),
-        "return": np.asarray(metrics["episode_return"])[done].astype(np.float64),
-        "length": np.asarray(metrics["episode_length"])[done].astype(np.int64),
-    }
 
 
 def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
