@@ -22,7 +22,7 @@ from torch_reference.optim import make_optimizer as torch_optimizer
 from torch_reference.optim import make_schedule
 
 OPT_CASES = [(opt, clip) for opt in ("adam", "rmsprop") for clip in ("none", "element", "global-norm")]
-OPT_CASES += [("adam", "none-linear-lr"), ("rmsprop", "global-norm-linear-lr")]
+OPT_CASES += [("adam", "none-linear-lr"), ("rmsprop", "global-norm-linear-lr"), ("adam-eps", "none")]
 
 
 def _grad_sequence(shapes, steps, rng):
@@ -35,7 +35,9 @@ def _grad_sequence(shapes, steps, rng):
 @pytest.mark.parametrize("steps,tol", [(1, 1e-5), (100, 1e-4)])
 def test_optimizer_steps_agree(optimizer, clip, steps, tol, record_max):
     clip, _, schedule = clip.partition("-linear")
+    optimizer, _, eps = optimizer.partition("-")  # "adam-eps": Dopamine's epsilon, 0.01 / 32
     cfg = DQNConfig(optimizer=optimizer, grad_clip=clip, grad_clip_value=1.0 if clip == "element" else 2.0,
+                    adam_eps=3.125e-4 if eps else 1e-8,
                     learning_rate=1e-3, lr_schedule="linear" if schedule else "constant",
                     total_steps=steps, learning_starts=0)  # num_updates = steps: the rate reaches 0 at the end
     rng = np.random.default_rng(steps)

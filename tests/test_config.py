@@ -15,7 +15,7 @@ BAD = [
     ("egreedy", 1.2), ("egreedy_final", -0.01), ("egreedy_final", 0.95),  # > egreedy
     ("egreedy_decay", 0.0), ("epsilon_schedule", "cosine"), ("loss", "l1"), ("optimizer", "sgd"),
     ("network", "resnet"), ("hidden_sizes", ()), ("hidden_sizes", (64, 0)), ("env_id", ""),
-    ("num_seeds", 2.0), ("double_dqn", "yes"), ("total_steps", True),
+    ("num_seeds", 2.0), ("double_dqn", "yes"), ("total_steps", True), ("adam_eps", 0.0), ("adam_eps", float("inf")),
 ]
 
 

@@ -46,7 +46,7 @@ def make_schedule(config: DQNConfig, optimizer):
 
 def make_optimizer(config: DQNConfig, parameters) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.learning_rate)
+        return torch.optim.Adam(parameters, lr=config.learning_rate, eps=config.adam_eps)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=config.learning_rate)  # alpha 0.99, eps 1e-8
     raise ValueError(f"DQNConfig.optimizer={config.optimizer!r} is invalid: expected 'adam' or 'rmsprop'")

@@ -9,8 +9,7 @@ from jaxrl.config import DQNConfig
 # torch.optim.RMSprop defaults: alpha (smoothing) 0.99, eps 1e-8 added *outside* the square root.
 RMSPROP_DECAY = 0.99
 RMSPROP_EPS = 1e-8
-# torch.optim.Adam defaults (the same as optax's): betas (0.9, 0.999), eps 1e-8 outside the root.
-ADAM_EPS = 1e-8
+# torch.optim.Adam defaults (the same as optax's): betas (0.9, 0.999); eps outside the root, `DQNConfig.adam_eps`.
 
 
 def clamp_gradients(limit: float = 1.0) -> optax.GradientTransformation:
@@ -41,7 +40,7 @@ def make_optimizer(config: DQNConfig, learning_rate=None) -> optax.GradientTrans
     if config.lr_schedule == "linear":  # lr * (1 - k / num_updates) at the k-th update (k from 0)
         lr = optax.linear_schedule(lr, 0.0, max(1, config.num_updates))
     if config.optimizer == "adam":
-        opt = optax.adam(lr, eps=ADAM_EPS)
+        opt = optax.adam(lr, eps=config.adam_eps)
     elif config.optimizer == "rmsprop":
         opt = optax.rmsprop(lr, decay=RMSPROP_DECAY, eps=RMSPROP_EPS, eps_in_sqrt=False)
     else:

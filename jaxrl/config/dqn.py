@@ -127,6 +127,9 @@ class DQNConfig:
     """`huber` (SmoothL1, delta=1) or `mse`."""
     optimizer: str = "adam"
     """`adam` or `rmsprop` (both with PyTorch's semantics)."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon, added outside the square root (PyTorch's and optax's default 1e-8; Dopamine's and DQN Zoo's
+    Rainbow use 0.01 / 32 = 3.125e-4). Larger values shrink the steps of parameters whose gradients are small."""
 
     # ----- the chunked driver (every `jaxrl train` run), evaluations and checkpoints -----
     atari_protocol: str = "course"
@@ -247,6 +250,8 @@ class DQNConfig:
         choice(self, "grad_clip", GRAD_CLIPS)
         if not self.grad_clip_value > 0 or not math.isfinite(self.grad_clip_value):
             fail("grad_clip_value", self.grad_clip_value, "a finite float > 0")
+        if not self.adam_eps > 0 or not math.isfinite(self.adam_eps):
+            fail("adam_eps", self.adam_eps, "a finite float > 0")
         if not self.clip_error and self.grad_clip != "element":
             fail("clip_error", self.clip_error, f"True with grad_clip={self.grad_clip!r} (--no-clip-error turns "
                  "clipping off; --grad-clip none says the same)")

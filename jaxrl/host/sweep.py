@@ -18,7 +18,7 @@ from jaxrl.host.progress import ProgressBar
 from jaxrl.host.rundir import rolling_mean  # noqa: F401  (public here too)
 from jaxrl.runners.grid import (gather, place, shard_sweep, sweep_hparams, sweep_keys, sweep_labels, sweep_sharding,
                                unshard)
-from jaxrl.runners.gymnax import make_train, make_train_parts
+from jaxrl.runners.gymnax import GymnaxLoop, make_train
 from jaxrl.runners.xla_options import compiler_options
 
 
@@ -157,42 +157,29 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
 
     per_chunk = max(1, config.log_frequency // config.steps_per_block)
     n_sweep = config.sweep_size
-    hps = sweep_hparams(config) if config.grid else None
-    (keys, hps), _ = shard_sweep((sweep_keys(config), hps), sweep_sharding())
-    parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
-    options, sharding = compiler_options(), sweep_sharding()  # every leaf: a leading (sharded) sweep axis
-    start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), out_shardings=sharding,
-                    compiler_options=options)
-    blocks = lambda n: jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, n)), donate_argnums=0,  # noqa: E731
-                               out_shardings=sharding, compiler_options=options)
+    sharding = sweep_sharding()
+    loop = GymnaxLoop(config, sharding)
     steps_of = lambda done: config.learning_starts + done * config.steps_per_block  # noqa: E731
     metrics_path = out / rundir.METRICS_FILE
     expect = {"jaxrl": __version__, "config": config.to_dict()}
     writer = jax.process_index() == 0  # several processes (`--distributed`) run this in step; one writes
     t0 = time.perf_counter()
     if resume:
-        template = jax.eval_shape(start, keys, hps)[0]
-        state, meta = load_checkpoint(out / CHECKPOINT_FILE, template, expect=expect)
-        state = place(state, sharding)
+        state, meta = load_checkpoint(out / CHECKPOINT_FILE, loop.template(), expect=expect)
+        loop.state = place(state, sharding)
         done = meta["blocks"]
         if writer:
             rundir.truncate_csv(metrics_path, steps_of(done))
             rundir.truncate_csv(out / EVAL_FILE, steps_of(done))
     else:
-        state, warm = start(keys, hps)
+        warm = episodes_from_metrics(loop.start(), config.num_envs)
         done = 0
-        warm = episodes_from_metrics(unshard(warm, n_sweep), config.num_envs)
         if writer:
             start_metrics(metrics_path)
             append_episodes(metrics_path, warm)
-    programs = {n: blocks(n).lower(state, hps).compile()
-                for n in {min(per_chunk, config.num_blocks), config.num_blocks % per_chunk} if n}
+    loop.compile({min(per_chunk, config.num_blocks), config.num_blocks % per_chunk})
     compile_seconds = time.perf_counter() - t0
-    losses, first_block, box = [], done, [state]
-
-    def advance(done, n):
-        box[0], metrics = programs[n](box[0], hps)
-        return unshard(metrics, n_sweep)
+    losses, first_block = [], done
 
     evals = GreedyEvals(config, out, n_sweep, resume, writer=writer) if config.eval_frequency else None
 
@@ -204,21 +191,21 @@ def _run_gymnax(config: DQNConfig, out: Path, resume: bool, stop, progress: bool
         losses.append(np.asarray(upd_m["loss"]).reshape(n_sweep, -1))
         now = steps_of(before + n)
         if evals is not None and evals.due(steps_of(before), now, before + n == config.num_blocks):
-            returns = evals(now, unshard(box[0].params, n_sweep))
+            returns = evals(now, unshard(loop.state.params, n_sweep))
             return f"greedy eval {returns.mean():.1f}"
         return ""
 
     def save(done):
-        whole = gather(box[0])  # collective: every process takes part, one writes
+        whole = gather(loop.state)  # collective: every process takes part, one writes
         if writer:
             save_checkpoint(out / CHECKPOINT_FILE, whole, {**expect, "blocks": done, "env_steps": steps_of(done)})
 
-    chunks = Chunks(done=done, total=config.num_blocks, per_chunk=per_chunk, env_steps=steps_of, advance=advance,
-                    record=record, save=save, diverged_at=lambda: unshard(box[0].diverged_at, n_sweep),
+    chunks = Chunks(done=done, total=config.num_blocks, per_chunk=per_chunk, env_steps=steps_of, advance=loop.run,
+                    record=record, save=save, diverged_at=lambda: unshard(loop.state.diverged_at, n_sweep),
                     checkpoint_every=config.checkpoint_frequency, save_at_end=config.checkpoint_frequency > 0)
     with ProgressBar(config.total_steps, enabled=progress, done=steps_of(done)) as bar:
         run_seconds = drive(chunks, stop, bar, out, console)
-    state = box[0]
+    state = loop.state
     return SweepResult(config=config, episodes=read_episodes(metrics_path) if writer else {},
                        losses=np.concatenate(losses, axis=1) if losses else np.zeros((n_sweep, 0)),
                        params=unshard(state.params, n_sweep), compile_seconds=compile_seconds,

@@ -138,7 +138,7 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
         def chunk(state: LearnerState, _):
             state, out = parts.blocks(state, blocks_per_chunk)
             if progress_callback is not None:
-                jax.debug.callback(progress_callback, state.env_steps)
+                jax.debug.callback(progress_callback, state.env.env_steps)
             return state, out
 
         state = parts.init(key)
@@ -157,3 +157,45 @@ def make_train(config: DQNConfig, *, progress_callback: Optional[Callable[[Any],
         return state, metrics
 
     return train
+
+
+class GymnaxLoop:
+    """A gymnax sweep driven in chunks, the counterpart of `jaxrl.runners.atari_loops.AtariLoop`: `state` is the
+    whole sweep's `LearnerState` (a leading sweep axis over grid points x seeds, laid out over `sharding`'s
+    devices). `start()` initializes it and runs the warm-up, returning the warm-up's env metrics; `template()` is
+    its shape (to restore a checkpoint into `state`); `compile(chunk_sizes)` compiles the programs of chunks of
+    those many blocks; `run(done, n)` advances the state by `n` blocks, returning the chunk's (env metrics
+    `[N, n * iterations_per_update_block, E]`, update metrics `[N, n * updates_per_block]`) on the host."""
+
+    def __init__(self, config: DQNConfig, sharding):
+        from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys
+        from jaxrl.runners.xla_options import compiler_options
+        self.config, self.num_agents = config, config.sweep_size
+        hps = sweep_hparams(config) if config.grid else None
+        (self.keys, self.hps), _ = shard_sweep((sweep_keys(config), hps), sharding)
+        parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
+        options = compiler_options()  # every leaf: a leading (sharded) sweep axis
+        self._start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), out_shardings=sharding,
+                              compiler_options=options)
+        self._blocks = lambda n: jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, n)),  # noqa: E731
+                                         donate_argnums=0, out_shardings=sharding, compiler_options=options)
+        self.programs, self.state = {}, None
+
+    def template(self):
+        return jax.eval_shape(self._start, self.keys, self.hps)[0]
+
+    def start(self):
+        from jaxrl.runners.grid import unshard
+        self.state, warm = self._start(self.keys, self.hps)
+        return unshard(warm, self.num_agents)
+
+    def compile(self, chunk_sizes) -> "GymnaxLoop":
+        for n in chunk_sizes:
+            if n and n not in self.programs:
+                self.programs[n] = self._blocks(n).lower(self.state, self.hps).compile()
+        return self
+
+    def run(self, done: int, n: int):
+        from jaxrl.runners.grid import unshard
+        self.state, metrics = self.programs[n](self.state, self.hps)
+        return unshard(metrics, self.num_agents)
