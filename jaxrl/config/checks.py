@@ -34,6 +34,13 @@ def positive_int(cfg, *names):
             fail(name, getattr(cfg, name), "an integer > 0", type(cfg).__name__)
 
 
+def positive_float(cfg, *names):
+    for name in names:
+        value = getattr(cfg, name)
+        if not value > 0 or not math.isfinite(value):
+            fail(name, value, "a finite float > 0", type(cfg).__name__)
+
+
 def choice(cfg, name, choices):
     if getattr(cfg, name) not in choices:
         fail(name, getattr(cfg, name), "one of " + ", ".join(repr(c) for c in choices), type(cfg).__name__)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from jaxrl.config.atari import ATARI_PROTOCOLS
-from jaxrl.config.checks import check_type, choice, fail, positive_int
+from jaxrl.config.checks import check_type, choice, fail, positive_float, positive_int
 from jaxrl.config.grid import TRACED_FIELDS  # noqa: F401  (re-exported: the fields a grid may sweep)
 
 LOSSES = ("huber", "mse")
@@ -233,8 +233,7 @@ class DQNConfig:
                 fail(name, getattr(self, name),
                       f"a multiple of num_envs * max(1, train_frequency // num_envs) = {self.steps_per_block} "
                       f"(num_envs={self.num_envs}); or pick --num-envs among {', '.join(map(str, fits[:8]))}")
-        if not self.learning_rate > 0 or not math.isfinite(self.learning_rate):
-            fail("learning_rate", self.learning_rate, "a finite float > 0")
+        positive_float(self, "learning_rate")
         if not 0.0 <= self.gamma <= 1.0:
             fail("gamma", self.gamma, "[0, 1]")
         if not 0.0 <= self.egreedy <= 1.0:
@@ -248,10 +247,7 @@ class DQNConfig:
         choice(self, "epsilon_schedule", EPSILON_SCHEDULES)
         choice(self, "loss", LOSSES)
         choice(self, "grad_clip", GRAD_CLIPS)
-        if not self.grad_clip_value > 0 or not math.isfinite(self.grad_clip_value):
-            fail("grad_clip_value", self.grad_clip_value, "a finite float > 0")
-        if not self.adam_eps > 0 or not math.isfinite(self.adam_eps):
-            fail("adam_eps", self.adam_eps, "a finite float > 0")
+        positive_float(self, "grad_clip_value", "adam_eps")
         if not self.clip_error and self.grad_clip != "element":
             fail("clip_error", self.clip_error, f"True with grad_clip={self.grad_clip!r} (--no-clip-error turns "
                  "clipping off; --grad-clip none says the same)")
