@@ -36,12 +36,13 @@ def truncate_csvs(out: Path, env_steps: int) -> None:
 
 
 class AtariLog:
-    """Appends CSV rows (flushed per chunk), TensorBoard scalars, and keeps what the summary needs."""
+    """Appends CSV rows (flushed per chunk), TensorBoard scalars, and keeps what the summary needs. `seconds`: the
+    run's wall seconds of training so far (a resumed run's, from its checkpoint), advanced by each chunk."""
 
-    def __init__(self, out: Path, config: DQNConfig, start_iteration: int):
+    def __init__(self, out: Path, config: DQNConfig, seconds: float = 0.0):
         from jaxrl.host.tensorboard import Scalars
 
-        self.out, self.config = out, config
+        self.out, self.config, self.seconds = out, config, seconds
         self.files, self.writers = {}, {}
         if not (out / METRICS_FILE).is_file():
             start_metrics(out / METRICS_FILE)
@@ -66,8 +67,10 @@ class AtariLog:
         self.actions = open(out / ACTIONS_FILE, "ab")
         self.sps = []
 
-    def chunk(self, start_iteration: int, m: dict, seconds: float, total_seconds: float) -> None:
+    def chunk(self, start_iteration: int, m: dict, seconds: float) -> None:
         cfg = self.config
+        self.seconds += seconds
+        total_seconds = self.seconds
         self.actions.write(np.asarray(m["action"], np.uint8).tobytes())  # [n, S, E]: the pool's env order
         done = np.asarray(m["episode_done"])  # [n, S, E]
         episodes = episodes_from_metrics({k: np.moveaxis(np.asarray(m[k]), 1, 0) for k in EPISODE_METRICS},

@@ -73,7 +73,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
             updates_from = start + config.learning_starts // num_envs
         truncate_csvs(out, start * num_envs)
         _truncate_actions(out, start * num_seeds * num_envs)
-    log = AtariLog(out, config, start)
+    log = AtariLog(out, config, seconds_before)
     env = make_envpool(config.env_id, num_seeds * num_envs, config.seed, protocol=config.atari_protocol)
     ts = split_seeds(reset_step(env.reset()[0]), num_seeds)
     if start:
@@ -90,18 +90,16 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     act = make_act(learner.network)
     evals = GreedyEvals(config, out, num_seeds, resume,
                         evaluate=lambda steps, params: evaluate(act, params, config, seed=config.seed + steps)[0])
-    seconds = [0.0]
 
-    def record(before, n, metrics, chunk_seconds):
-        seconds[0] += chunk_seconds
-        log.chunk(before, metrics, chunk_seconds, seconds_before + seconds[0])
+    def record(before, n, metrics, seconds):
+        log.chunk(before, metrics, seconds)
         steps = (before + n) * num_envs
         if config.eval_frequency and steps % config.eval_frequency == 0 and steps < config.total_steps:
             log.evaluation(steps, evals(steps, loop.state.params))
         return log.status()
 
     def save(done):
-        _checkpoint(out, config, loop.state, done, restarts, seconds_before + seconds[0])
+        _checkpoint(out, config, loop.state, done, restarts, log.seconds)
 
     chunks = Chunks(done=start, total=config.total_steps // num_envs, per_chunk=chunk_iterations,
                     env_steps=lambda it: it * num_envs, advance=loop.run, record=record, save=save,

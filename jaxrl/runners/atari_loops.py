@@ -212,7 +212,7 @@ class AtariLoop:
         if self.schedule.config.loop == "xla":
             self.handle, self.state, self.ts, metrics = self.chunks.run(self.handle, self.state, self.ts, start,
                                                                         iterations)
-        else:
-            self.state, self.ts, metrics = host_chunk(self.steps, self.env, self.state, self.ts, start, iterations,
-                                                      self.schedule)
-        return jax.device_get(metrics)
+            return jax.device_get(metrics)
+        self.state, self.ts, metrics = host_chunk(self.steps, self.env, self.state, self.ts, start, iterations,
+                                                  self.schedule)
+        return metrics  # fetched by host_chunk

@@ -29,8 +29,10 @@ from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
 from jaxrl.replay.ring import make_buffer
 from jaxrl.replay.sampler import make_replay
+from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, unshard
 from jaxrl.runners.learning import (LearnerState, Schedule, copy_target, init_learner_state, replay_update,
                                     track_episodes)
+from jaxrl.runners.xla_options import compiler_options
 
 @struct.dataclass
 class GymnaxCarry:
@@ -168,8 +170,6 @@ class GymnaxLoop:
     `[N, n * iterations_per_update_block, E]`, update metrics `[N, n * updates_per_block]`) on the host."""
 
     def __init__(self, config: DQNConfig, sharding):
-        from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys
-        from jaxrl.runners.xla_options import compiler_options
         self.config, self.num_agents = config, config.sweep_size
         hps = sweep_hparams(config) if config.grid else None
         (self.keys, self.hps), _ = shard_sweep((sweep_keys(config), hps), sharding)
@@ -185,7 +185,6 @@ class GymnaxLoop:
         return jax.eval_shape(self._start, self.keys, self.hps)[0]
 
     def start(self):
-        from jaxrl.runners.grid import unshard
         self.state, warm = self._start(self.keys, self.hps)
         return unshard(warm, self.num_agents)
 
@@ -196,6 +195,6 @@ class GymnaxLoop:
         return self
 
     def run(self, done: int, n: int):
-        from jaxrl.runners.grid import unshard
+        """`done`: blocks run so far (the driver's count; the state carries its own counters)."""
         self.state, metrics = self.programs[n](self.state, self.hps)
         return unshard(metrics, self.num_agents)
