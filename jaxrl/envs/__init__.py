@@ -2,7 +2,8 @@
 wait until `jax.distributed.initialize()` and the host-device count are settled. `gymnax_env` is pure JAX
 (runs inside `lax.scan`); `envpool_env` adapts envpool's Atari pool; `frozen_lake` is the tabular env."""
 
-_LAZY = {"VectorEnv": "gymnax_env", "is_gymnax_env": "gymnax_env", "make_vector_env": "gymnax_env"}
+_LAZY = {"VectorEnv": "gymnax_env", "is_gymnax_env": "gymnax_env", "make_vector_env": "gymnax_env",
+         "TimeStep": "timestep"}
 
 __all__ = list(_LAZY)
 

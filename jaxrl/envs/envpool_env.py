@@ -22,49 +22,34 @@ whose 4-frame stack holds 4 copies of the first frame. Episode returns are the t
 unclipped `info["reward"]`; an episode really ends at `truncated` or when `info["terminated"]` (game over)
 is set, not at a life loss.
 
-`AtariStep` is the same for the host loop (numpy) and the XLA loop (`env.xla()`, jax arrays).
+`to_step` turns envpool's outputs into the `TimeStep` every env family returns (`jaxrl.envs.timestep`): obs
+`[N, 4, 84, 84]` uint8, reward the clipped one (for learning), terminated/truncated envpool's (a life loss
+terminates under episodic life), score the unclipped game reward, game_over the game's end; the same for the
+host loop (numpy) and the XLA loop (`env.xla()`, jax arrays).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from jaxrl.config import ATARI_OPTIONS, protocol_options  # plain data, shared with torch_reference
+from jaxrl.envs.timestep import TimeStep, restart
 
 FRAMES_PER_STEP = ATARI_OPTIONS["frame_skip"]
 
 
-class AtariStep(NamedTuple):
-    """One vectorized env step as the learner sees it (`N` envs).
-
-    obs: `[N, 4, 84, 84]` uint8; reward: `[N]` float32 (clipped, for learning); terminated, truncated: `[N]`
-    bool (envpool's: a life loss terminates under episodic life); score: `[N]` float32 unclipped game reward;
-    game_over: `[N]` bool, the episode really ended (for the true episode return)."""
-
-    obs: object
-    reward: object
-    terminated: object
-    truncated: object
-    score: object
-    game_over: object
-
-
-def to_step(obs, reward, terminated, truncated, info, xp=np) -> AtariStep:
-    """envpool's gymnasium-style outputs -> `AtariStep` (`xp` = numpy or jax.numpy)."""
+def to_step(obs, reward, terminated, truncated, info, xp=np) -> TimeStep:
+    """envpool's gymnasium-style outputs -> a `TimeStep` (`xp` = numpy or jax.numpy)."""
     truncated = xp.asarray(truncated).astype(bool)
     terminated = xp.asarray(terminated).astype(bool)
     game_over = truncated | (terminated & xp.asarray(info["terminated"]).astype(bool))
-    return AtariStep(obs=obs, reward=xp.asarray(reward).astype(xp.float32), terminated=terminated,
-                     truncated=truncated, score=xp.asarray(info["reward"]).astype(xp.float32), game_over=game_over)
+    return TimeStep(obs=obs, reward=xp.asarray(reward).astype(xp.float32), terminated=terminated,
+                    truncated=truncated, score=xp.asarray(info["reward"]).astype(xp.float32), game_over=game_over)
 
 
-def reset_step(obs, xp=np) -> AtariStep:
-    """The `AtariStep` of a fresh reset (nothing ended, nothing earned)."""
-    n = obs.shape[0]
-    zeros, false = xp.zeros(n, xp.float32), xp.zeros(n, bool)
-    return AtariStep(obs, zeros, false, false, zeros, false)
+def reset_step(obs, xp=np) -> TimeStep:
+    """The `TimeStep` of a fresh reset (nothing ended, nothing earned)."""
+    return restart(obs, xp)
 
 
 def is_envpool_env(env_id: str) -> bool:

@@ -8,17 +8,17 @@ import gymnax
 import jax
 import jax.numpy as jnp
 
+from jaxrl.envs.timestep import TimeStep
+
 
 class StepResult(NamedTuple):
-    """`obs`: the next observation to act on (already reset where an episode ended), `[E, *obs]`;
-    `final_obs`: the true s_t of the transition (before any reset), `[E, *obs]`;
-    `reward, terminated, truncated`: `[E]`."""
+    """`timestep`: the family-independent step (`jaxrl.envs.timestep.TimeStep`, leaves `[E, ...]`: `obs` the
+    next observation to act on, already reset where an episode ended; `score = reward`, `game_over = terminated |
+    truncated`); `env_state`: gymnax's state after the step; `final_obs`: the true s_{t+1} of the transition
+    (before any reset), `[E, *obs]`."""
 
-    obs: jnp.ndarray
+    timestep: TimeStep
     env_state: Any
-    reward: jnp.ndarray
-    terminated: jnp.ndarray
-    truncated: jnp.ndarray
     final_obs: jnp.ndarray
 
 
@@ -47,8 +47,9 @@ class VectorEnv:
         keys = jax.random.split(key, self.num_envs)
         obs, state, reward, terminated, truncated, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
             keys, state, actions, self.params)
-        return StepResult(obs, state, reward.astype(jnp.float32), terminated.astype(bool),
-                          truncated.astype(bool), info["final_observation"])
+        reward, terminated, truncated = reward.astype(jnp.float32), terminated.astype(bool), truncated.astype(bool)
+        return StepResult(TimeStep(obs, reward, terminated, truncated, reward, terminated | truncated), state,
+                          info["final_observation"])
 
 
 def is_gymnax_env(env_id: str) -> bool:

@@ -3,7 +3,7 @@
 `make_atari_learner(config, num_actions)` returns `AtariLearner`, the pieces of one iteration (one vectorized
 env step of `E` envs per agent), each for one agent (the loops vmap them over seeds):
 
-    observe(state, ts: AtariStep [E]) -> (state, metrics)        one frame row per env, running episode stats
+    observe(state, ts: TimeStep [E]) -> (state, metrics)        one frame row per env, running episode stats
     learn(state, env_steps, copy) -> (state, loss)               `updates_per_block` updates, then the target copy
     act(state, ts, iteration) -> (state, actions [E], metrics)   epsilon-greedy actions for the next env step
     step(state, ts, iteration, update, copy) -> (state, actions, metrics)    observe, learn if `update`, act
@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.config import DQNConfig
-from jaxrl.envs.envpool_env import AtariStep
+from jaxrl.envs.timestep import TimeStep
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.replay.frames import make_frame_buffer
 from jaxrl.replay.sampler import make_replay
@@ -52,7 +52,7 @@ class AtariCarry:
 
 class AtariLearner(NamedTuple):
     init: Callable  # keys [S] -> LearnerState with a leading [S] axis (distinct buffers, safe to donate)
-    observe: Callable  # (state, ts: AtariStep [E]) -> (state, metrics)
+    observe: Callable  # (state, ts: TimeStep [E]) -> (state, metrics)
     learn: Callable  # (state, env_steps, copy: bool or traced bool) -> (state, loss)
     act: Callable  # (state, ts, iteration) -> (state, actions [E], metrics)
     step: Callable  # (state, ts, iteration, update: bool, copy) -> (state, actions [E], metrics)
@@ -90,12 +90,12 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
         return init_learner_state(params, agent.optimizer, replay, key, num_envs,
                                   AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool)))
 
-    def observe(state: LearnerState, ts: AtariStep):
+    def observe(state: LearnerState, ts: TimeStep):
         """Store the env's output (leaves `[E, ...]`) as one frame row per env; episode statistics."""
         first = state.env.reset_next
         replay_state = replay.add(state.replay, ts.obs[:, -1], state.env.actions, ts.reward, ts.terminated, first,
                                   ts.truncated)
-        episodes, metrics = track_episodes(state.episodes, ts.score, (~first).astype(jnp.int32), ts.game_over)
+        episodes, metrics = track_episodes(state.episodes, ts, (~first).astype(jnp.int32))
         return state.replace(replay=replay_state, episodes=episodes,
                              env=state.env.replace(reset_next=ts.terminated | ts.truncated)), metrics
 
@@ -120,14 +120,14 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
             loss = losses.mean()
         return copy_target(state, copy), loss
 
-    def act_step(state: LearnerState, ts: AtariStep, iteration):
+    def act_step(state: LearnerState, ts: TimeStep, iteration):
         key, act_key = jax.random.split(state.key)
         epsilon = epsilon_fn(jnp.asarray(iteration, jnp.int32) * num_envs)
         actions = act(network, state.params, nhwc(ts.obs), act_key, epsilon)
         return (state.replace(env=state.env.replace(actions=actions), key=key), actions,
                 {"epsilon": epsilon, "action": actions})
 
-    def step(state: LearnerState, ts: AtariStep, iteration, update: bool = False, copy=False):
+    def step(state: LearnerState, ts: TimeStep, iteration, update: bool = False, copy=False):
         """`ts`: leaves `[E, ...]`, the env's output for the `iteration`-th vectorized step (0 = the reset);
         `iteration`: unbatched int. Returns (state, actions [E], metrics); loss is NaN without `update`."""
         state, metrics = observe(state, ts)

@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.envs.envpool_env import AtariStep, to_step
+from jaxrl.envs.envpool_env import to_step
+from jaxrl.envs.timestep import TimeStep
 from jaxrl.runners.atari import AtariLearner, split_seeds
 from jaxrl.runners.learning import Schedule
 from jaxrl.runners.xla_options import compiler_options
@@ -75,7 +76,7 @@ class HostSteps:
         return self
 
 
-def host_chunk(steps: HostSteps, env, state, ts: AtariStep, start: int, num_iterations: int, schedule: Schedule):
+def host_chunk(steps: HostSteps, env, state, ts: TimeStep, start: int, num_iterations: int, schedule: Schedule):
     """`num_iterations` host-loop iterations from `start` (lock-step, or with `config.overlap` the updates queued
     behind the actions). `ts`: the env's last output, leaves `[S, E, ...]`.
     Returns (state, ts, metrics stacked `[n, S, ...]`, fetched once)."""
@@ -187,7 +188,7 @@ class AtariLoop:
     `[n, S, ...]` on the host. `compile(starts, n)` compiles ahead the programs of the chunks of `n` iterations
     starting at `starts`. `env`: the envpool of all `S * E` envs; `ts`: its last output, leaves `[S, E, ...]`."""
 
-    def __init__(self, learner: AtariLearner, env, schedule: Schedule, state, ts: AtariStep):
+    def __init__(self, learner: AtariLearner, env, schedule: Schedule, state, ts: TimeStep):
         self.env, self.schedule, self.state = env, schedule, state
         config = schedule.config
         if config.loop == "xla":

@@ -36,8 +36,9 @@ def make_evaluate(config: DQNConfig):
             key, act_key, step_key = jax.random.split(key, 3)
             actions = act(network, params, obs, act_key, config.eval_epsilon)
             out = env.step(step_key, env_state, actions)
-            returns = returns + jnp.where(done, 0.0, out.reward)
-            return t + 1, out.obs, out.env_state, returns, done | out.terminated | out.truncated, key
+            ts = out.timestep
+            returns = returns + jnp.where(done, 0.0, ts.score)
+            return t + 1, ts.obs, out.env_state, returns, done | ts.game_over, key
 
         carry = (0, obs, env_state, jnp.zeros(n, jnp.float32), jnp.zeros(n, bool), key)
         carry = jax.lax.while_loop(lambda c: (c[0] < limit) & ~jnp.all(c[4]), body, carry)

@@ -86,12 +86,13 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         carry = state.env
         actions = act(network, state.params, carry.obs, act_key, epsilon_fn(carry.env_steps))
         out = env.step(step_key, carry.env_state, actions)
-        transition = Transition(carry.obs, actions, out.reward, out.final_obs, out.terminated,
-                                out.truncated if config.n_step > 1 else None)
-        episodes, metrics = track_episodes(state.episodes, out.reward, 1, out.terminated | out.truncated)
+        ts = out.timestep
+        transition = Transition(carry.obs, actions, ts.reward, out.final_obs, ts.terminated,
+                                ts.truncated if config.n_step > 1 else None)
+        episodes, metrics = track_episodes(state.episodes, ts, 1)
         state = state.replace(
             replay=replay.add(state.replay, transition), episodes=episodes, key=key,
-            env=GymnaxCarry(env_state=out.env_state, obs=out.obs, env_steps=carry.env_steps + num_envs))
+            env=GymnaxCarry(env_state=out.env_state, obs=ts.obs, env_steps=carry.env_steps + num_envs))
         return state, metrics
 
     def update_step(state: LearnerState, _):

@@ -18,6 +18,7 @@ from flax import struct
 
 from jaxrl.agents.dqn import target_update_due
 from jaxrl.config import DQNConfig
+from jaxrl.envs.timestep import TimeStep
 from jaxrl.replay import sumtree as per
 
 
@@ -54,12 +55,14 @@ def init_learner_state(params, optimizer, replay, key, num_envs: int, env) -> Le
                         key=key, num_updates=jnp.int32(0), diverged_at=jnp.int32(-1), env=env)
 
 
-def track_episodes(stats: EpisodeStats, reward, steps, done) -> tuple[EpisodeStats, dict]:
-    """Add `reward` and `steps` (`[E]`) to each env's running episode; -> (the statistics, restarted where `done`,
-    metrics `episode_return`, `episode_length`: the running values including this step, and `episode_done`:
-    true where an episode ended, whose return and length are those values)."""
-    episode_return = stats.episode_return + reward
+def track_episodes(stats: EpisodeStats, ts: TimeStep, steps) -> tuple[EpisodeStats, dict]:
+    """Add the step's `score` and `steps` (agent steps, `[E]` or a scalar) to each env's running episode; -> (the
+    statistics, restarted where `game_over`, metrics `episode_return`, `episode_length`: the running values
+    including this step, and `episode_done`: true where an episode ended, whose return and length are those
+    values). Every env family's rule: `ts` is its `TimeStep`."""
+    episode_return = stats.episode_return + ts.score
     episode_length = stats.episode_length + steps
+    done = ts.game_over
     metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
     return EpisodeStats(jnp.where(done, 0.0, episode_return), jnp.where(done, 0, episode_length)), metrics
 
