@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jaxrl.config import DQNConfig
@@ -118,27 +117,26 @@ class AtariLog:
                 "return": np.concatenate([np.asarray(x, np.float64) for x in self.returns]),
                 "length": np.zeros(len(seed), np.int64)}
 
-    def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval) -> dict:
+    def summary(self, *, compile_seconds, run_seconds, total_seconds, final_eval, greedy_eval=None) -> dict:
+        """`jaxrl.host.summary.run_summary` over the last `SOLVE_WINDOW` games, plus the Atari run's fields: the
+        loop, frames, protocol, human-normalized scores, per seed when it was solved and its final evaluation."""
         cfg = self.config
-        from jaxrl.host.summary import per_seed_summary, seed_aggregates
-        per_seed = per_seed_summary(self.returns, SOLVE_WINDOW)
+        from jaxrl.host.summary import run_summary
+        sps = float(np.median(self.sps)) if self.sps else None
+        summary = run_summary(cfg, self.returns, SOLVE_WINDOW, run_seconds=run_seconds,
+                              compile_seconds=compile_seconds, steps_per_second=sps, greedy_eval=greedy_eval)
+        per_seed = summary["per_seed"]
         for s, seed in enumerate(per_seed):
             seed.update(solved=self.solved[s], final_eval_returns=[float(x) for x in np.asarray(final_eval)[s]])
-        return {
-            "diverged_seeds": sorted(self.diverged),
-            "env_id": cfg.env_id, "loop": cfg.loop, "overlap": cfg.overlap, "num_seeds": cfg.num_seeds,
-            "num_envs": cfg.num_envs,
-            "env_steps_per_seed": cfg.total_steps, "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP,
-            "atari_protocol": cfg.atari_protocol,
-            "window_episodes": SOLVE_WINDOW, "solve_threshold": solve_threshold(cfg.env_id),
-            "aggregates": seed_aggregates(per_seed, solve_threshold(cfg.env_id)),
+        summary.update({
+            "diverged_seeds": sorted(self.diverged), "loop": cfg.loop, "overlap": cfg.overlap, "num_envs": cfg.num_envs,
+            "frames_per_seed": cfg.total_steps * FRAMES_PER_STEP, "atari_protocol": cfg.atari_protocol,
             "human_normalized": hns_aggregates(cfg.env_id, per_seed),
-            "seeds_solved": sum(x is not None for x in self.solved), "per_seed": per_seed,
-            "aggregate_steps_per_second": float(np.median(self.sps)) if self.sps else None,
-            "aggregate_steps_per_second_note": "median over the chunks of this run (since its last resume), compile excluded",
-            "run_seconds": run_seconds, "total_seconds": total_seconds, "compile_seconds": compile_seconds,
-            "devices": [str(d) for d in jax.devices()],
-        }
+            "seeds_solved": sum(x is not None for x in self.solved),
+            "aggregate_steps_per_second_note": "median over the chunks of this run (since its last resume), "
+                                               "compile excluded",
+            "total_seconds": total_seconds})
+        return summary
 
     def _flush(self) -> None:
         for f in (*self.files.values(), self.actions):

@@ -123,7 +123,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     from flax import serialization
     (out / rundir.PARAMS_FILE).write_bytes(serialization.to_bytes(jax.device_get(state.params)))
     summary = log.summary(compile_seconds=compile_seconds, run_seconds=run_seconds,
-                          total_seconds=seconds_before + run_seconds, final_eval=returns)
+                          total_seconds=seconds_before + run_seconds, final_eval=returns, greedy_eval=evals.summary())
     rundir.write_json(out / rundir.SUMMARY_FILE, summary)
     log.close()
     episodes = log.episodes()

@@ -14,7 +14,6 @@ import csv
 import json
 import os
 import platform
-import time
 import warnings
 from pathlib import Path
 

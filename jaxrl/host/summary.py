@@ -24,6 +24,38 @@ def per_seed_summary(returns, window: int) -> list[dict]:
     return out
 
 
+def run_summary(config, returns, window: int, *, run_seconds: float, compile_seconds: float,
+                steps_per_second: float | None, greedy_eval: dict | None = None) -> dict:
+    """The part of summary.json every run writes, gymnax and Atari alike: per seed (`returns`: each seed's episode
+    returns, in order) its episodes and final / best `window`-episode means (`per_seed_summary`), their aggregates,
+    the env's "solved" threshold (`jaxrl.config.solved`) and the seeds whose best mean reached it, the greedy
+    evaluations (`GreedyEvals.summary()`), timings and devices. Each family adds its own fields to the dict."""
+    import jax
+
+    from jaxrl.config.solved import solve_threshold
+    threshold = solve_threshold(config.env_id)
+    per_seed = per_seed_summary(returns, window)
+    finals = [s["final_mean_return"] for s in per_seed if s["final_mean_return"] is not None]
+    summary = {
+        "env_id": config.env_id, "window_episodes": window, "num_seeds": len(per_seed),
+        "env_steps_per_seed": config.total_steps, "per_seed": per_seed,
+        "mean_final_return": float(np.mean(finals)) if finals else None,
+        "solve_threshold": threshold, "aggregates": seed_aggregates(per_seed, threshold),
+        "aggregate_steps_per_second": steps_per_second, "run_seconds": run_seconds,
+        "compile_seconds": compile_seconds, "devices": [str(d) for d in jax.devices()],
+    }
+    if threshold is not None:
+        summary["seeds_reaching_threshold"] = sum(reached_threshold(s, threshold) for s in per_seed)
+    if greedy_eval is not None:
+        summary["greedy_eval"] = greedy_eval
+    return summary
+
+
+def reached_threshold(seed: dict, threshold: Optional[float]) -> bool:
+    """Whether a seed's best `window`-episode mean reached `threshold` (False without one or without episodes)."""
+    return threshold is not None and seed["best_mean_return"] is not None and seed["best_mean_return"] >= threshold
+
+
 def seed_aggregates(seeds: list[dict], target: Optional[float]) -> dict:
     """rliable's IQM, mean, median (and optimality gap to `target`) with 95% bootstrap CIs, over the seeds'
     final and best `window`-episode means (`jaxrl.host.stats`)."""

@@ -90,47 +90,32 @@ def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
     return [episodes["return"][episodes["seed"] == s] for s in range(num_seeds)]
 
 
-def summarize(result: SweepResult, window: int = 10, solve_threshold: Optional[float] = None) -> dict:
-    """Per-seed final mean return (last `window` episodes) and best `window`-episode mean, plus timings."""
-    from jaxrl.host.summary import per_seed_summary
-    labels = sweep_labels(result.config)
-    seeds = per_seed_summary(per_seed_returns(result.episodes, result.config.sweep_size), window)
+def summarize(result: SweepResult, window: int = 10) -> dict:
+    """`jaxrl.host.summary.run_summary` of a gymnax sweep, plus per seed its grid point, final loss and divergence
+    step, and per grid point the aggregates of its seeds."""
+    from jaxrl.host.summary import reached_threshold, run_summary, seed_aggregates
+    config = result.config
+    summary = run_summary(config, per_seed_returns(result.episodes, config.sweep_size), window,
+                          run_seconds=result.run_seconds, compile_seconds=result.compile_seconds,
+                          steps_per_second=result.aggregate_steps_per_second, greedy_eval=result.greedy_eval)
+    seeds, threshold = summary["per_seed"], summary["solve_threshold"]
+    labels = sweep_labels(config)
     for s, seed in enumerate(seeds):
-        if result.config.grid:
+        if config.grid:
             seed["grid_point"] = labels[s]
         seed["final_loss"] = float(result.losses[s, -100:].mean()) if result.losses.size else None
         seed["diverged_at_env_step"] = (int(result.diverged_at[s]) if result.diverged_at is not None
                                         and result.diverged_at[s] >= 0 else None)
-    finals = [s["final_mean_return"] for s in seeds if s["final_mean_return"] is not None]
-    summary = {
-        "window_episodes": window,
-        "num_seeds": result.config.sweep_size,
-        "env_steps_per_seed": result.config.total_steps,
-        "per_seed": seeds,
-        "mean_final_return": float(np.mean(finals)) if finals else None,
-        "aggregate_steps_per_second": result.aggregate_steps_per_second,
-        "run_seconds": result.run_seconds,
-        "compile_seconds": result.compile_seconds,
-        "devices": [str(d) for d in jax.devices()],
-    }
-    reached = lambda s: (solve_threshold is not None and s["best_mean_return"] is not None  # noqa: E731
-                         and s["best_mean_return"] >= solve_threshold)
-    if solve_threshold is not None:
-        summary["solve_threshold"] = solve_threshold
-        summary["seeds_reaching_threshold"] = sum(1 for s in seeds if reached(s))
-    from jaxrl.host.summary import seed_aggregates
-    summary["aggregates"] = seed_aggregates(seeds, solve_threshold)
-    if result.greedy_eval is not None:
-        summary["greedy_eval"] = result.greedy_eval
-    if result.config.grid:
+    if config.grid:
         summary["per_point"] = []
-        for p, point in enumerate(result.config.grid_points()):
+        for p, point in enumerate(config.grid_points()):
             mine = [s for s in seeds if s["grid_point"]["point"] == p]
             finals = [s["final_mean_return"] for s in mine if s["final_mean_return"] is not None]
             summary["per_point"].append({
                 "point": p, **point, "seeds": len(mine), "mean_final_return": float(np.mean(finals)) if finals else None,
-                "aggregates": seed_aggregates(mine, solve_threshold),
-                **({"seeds_reaching_threshold": sum(1 for s in mine if reached(s))} if solve_threshold else {})})
+                "aggregates": seed_aggregates(mine, threshold),
+                **({"seeds_reaching_threshold": sum(reached_threshold(s, threshold) for s in mine)}
+                   if threshold is not None else {})})
     return summary
 
 

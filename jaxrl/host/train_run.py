@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from jaxrl.config import DQNConfig
-from jaxrl.config.solved import solve_threshold
 from jaxrl.envs.envpool_env import is_envpool_env
 
 from jaxrl.host.exit_codes import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_IO
@@ -112,7 +111,7 @@ def _train(config: DQNConfig, opts, stop) -> int:
                              console, out_dir, stop)
     if code or not writer:
         return code or 0
-    summary = summarize(result, window=opts.window, solve_threshold=solve_threshold(config.env_id))
+    summary = summarize(result, window=opts.window)
     rundir.write_run_dir(out_dir, result, summary, preset=opts.preset, window=opts.window, env_info=env_info)
     from jaxrl.host.summary import print_summary
     print_summary(summary, console)
