@@ -48,9 +48,9 @@ class SweepResult:
 
 
 def sweep_program(config: DQNConfig, train=None, sharding=None):
-    """`(jax.jit(jax.vmap(train)) with compiler_options(), its sharded inputs, N)`: the one way a sweep's program
-    is built (`run_sweep`, the benchmarks). `train` defaults to `make_train(config)`; the inputs are the keys (and
-    traced hyperparameters with a grid), padded to a multiple of the devices and laid out over them
+    """`(jax.jit(jax.vmap(train)) with compiler_options(), its sharded inputs, N)`: the one way a sweep's whole run
+    is built as one program (the benchmarks). `train` defaults to `make_train(config)`; the inputs are the keys
+    (and traced hyperparameters with a grid), padded to a multiple of the devices and laid out over them
     (`sharding`: default, every visible device). Without a grid the hyperparameters stay compile-time constants.
     Compile it with `program.lower(*inputs).compile()`; its outputs' leading axis is N, padded."""
     train = make_train(config) if train is None else train
@@ -63,27 +63,14 @@ def sweep_program(config: DQNConfig, train=None, sharding=None):
 
 
 def run_sweep(config: DQNConfig, *, progress: bool = True, console=None) -> SweepResult:
-    """Train `config.sweep_size` agents (grid points x seeds) in one jitted, vmapped program, sharded over the
-    visible devices; compile time is timed apart."""
-    config.validate()
-    bar = ProgressBar(config.total_steps, enabled=progress)
-    train = make_train(config, progress_callback=bar)
-    program, inputs, n = sweep_program(config, train)
-    status = console.status("compiling ...") if console is not None else nullcontext()
-    with status:
-        t0 = time.perf_counter()
-        compiled = program.lower(*inputs).compile()
-        compile_seconds = time.perf_counter() - t0
-    with bar:
-        t0 = time.perf_counter()
-        state, metrics = compiled(*inputs)
-        jax.block_until_ready((state, metrics))
-        run_seconds = time.perf_counter() - t0
-    (params, diverged_at), metrics = unshard(((state.params, state.diverged_at), metrics), n)
-    return SweepResult(config=config, episodes=episodes_from_metrics(metrics, config.num_envs),
-                       losses=np.asarray(metrics["loss"]).reshape(n, -1), params=params,
-                       compile_seconds=compile_seconds, run_seconds=run_seconds,
-                       diverged_at=np.asarray(diverged_at))
+    """Train `config.sweep_size` agents (grid points x seeds) and return the result without keeping a run
+    directory: `run_gymnax`, the one driver, in a temporary directory that is removed afterwards. (The whole run
+    as one compiled program is `make_train` / `sweep_program`.)"""
+    import tempfile
+
+    from jaxrl.host.driver import StopFlag
+    with tempfile.TemporaryDirectory(prefix="jaxrl-sweep-") as tmp:  # a flag never installed: signals stay as they
+        return run_gymnax(config, tmp, progress=progress, console=console, stop=StopFlag())  # are, nothing to resume
 
 
 def per_seed_returns(episodes: dict, num_seeds: int) -> list[np.ndarray]:
