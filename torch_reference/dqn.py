@@ -7,9 +7,8 @@ import torch
 
 from jaxrl.config import DQNConfig
 from torch_reference.exploration import epsilon_greedy, make_epsilon_schedule
-from torch_reference.losses import (categorical_double_q_learning_targets, categorical_q_learning_targets,
-                                    categorical_td_loss, double_q_learning_targets, q_learning_targets, td_loss)
-from torch_reference.networks import make_network, support
+from torch_reference.losses import make_loss
+from torch_reference.networks import make_network
 from torch_reference.optim import clip_gradients, make_optimizer, make_schedule
 
 
@@ -55,28 +54,14 @@ class Agent:
         weights = t["weight"].to(dtype) if "weight" in t else None
         with torch.no_grad():
             out_t_target = self.target_network(t["next_obs"])
-            out_t_online = self.network(t["next_obs"]) if cfg.double_dqn else None
             if "discount" in t:
                 discount_t = t["discount"].to(dtype)
             else:
                 discount_t = cfg.gamma * (1.0 - t["terminated"].to(dtype))
-            reward = t["reward"].to(dtype)
-            if cfg.distributional:
-                z = support(cfg.v_min, cfg.v_max, cfg.num_atoms, dtype)
-                if cfg.double_dqn:
-                    target = categorical_double_q_learning_targets(z, out_t_target.logits, out_t_online.q_values,
-                                                                   reward, discount_t)
-                else:
-                    target = categorical_q_learning_targets(z, out_t_target.logits, reward, discount_t)
-            elif cfg.double_dqn:
-                targets = double_q_learning_targets(reward, discount_t, out_t_target.q_values, out_t_online.q_values)
-            else:
-                targets = q_learning_targets(reward, discount_t, out_t_target.q_values)
+            q_t_selector = self.network(t["next_obs"]).q_values if cfg.double_dqn else None
         out_tm1 = self.network(t["obs"])
-        if cfg.distributional:
-            loss, priority = categorical_td_loss(out_tm1.logits, t["action"], target, weights=weights)
-        else:
-            loss, priority = td_loss(out_tm1.q_values, t["action"], targets, kind=cfg.loss, weights=weights)
+        loss, priority = make_loss(cfg, dtype)(out_tm1, out_t_target, q_t_selector, t["action"], t["reward"].to(dtype),
+                                               discount_t, weights)
         return (loss, priority) if return_priorities else loss
 
     def optimize(self, batch: dict, env_steps: int | None = None) -> float:

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from torch_reference.networks import support
+
 
 class LossOutput(NamedTuple):
     """What every loss variant returns: the (weighted) mean loss `[]`, and each transition's priority `[B]`."""
@@ -102,3 +104,30 @@ def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None) -> Los
     per_example = -(target_probs * torch.log_softmax(logits_a, dim=-1)).sum(-1)
     w = torch.ones_like(per_example) if weights is None else weights
     return LossOutput((w * per_example).mean(), per_example.detach())
+
+
+def make_loss(config, dtype=torch.float32):
+    """The config's loss variant: `loss(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) ->
+    LossOutput`, C51 with `config.distributional`, else `td_loss` of kind `config.loss`; double DQN's targets with
+    `config.double_dqn` (`q_t_selector`: the online Q-values at s_t). `dtype`: the support's (C51)."""
+    double = config.double_dqn
+    if config.distributional:
+        z = support(config.v_min, config.v_max, config.num_atoms, dtype)
+
+        def categorical(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) -> LossOutput:
+            if double:
+                target = categorical_double_q_learning_targets(z, out_t.logits, q_t_selector, r_t, discount_t)
+            else:
+                target = categorical_q_learning_targets(z, out_t.logits, r_t, discount_t)
+            return categorical_td_loss(out_tm1.logits, a_tm1, target, weights=weights)
+        return categorical
+
+    kind = config.loss
+
+    def scalar(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) -> LossOutput:
+        if double:
+            targets = double_q_learning_targets(r_t, discount_t, out_t.q_values, q_t_selector)
+        else:
+            targets = q_learning_targets(r_t, discount_t, out_t.q_values)
+        return td_loss(out_tm1.q_values, a_tm1, targets, kind=kind, weights=weights)
+    return scalar

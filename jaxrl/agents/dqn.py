@@ -1,7 +1,8 @@
 """The DQN agent: network, optimizer and the jittable update for a config, env-independent.
 
-Variants enter only through the loss (double DQN, C51, n-step discounts, importance weights), the network
-(dueling, C51 heads) and the optimizer: `make_agent` is the one place they are assembled. `guard_update` wraps
+Variants enter only through the loss (`jaxrl.agents.losses.make_loss` picks double DQN's and C51's targets and
+loss; n-step discounts and importance weights come in the batch), the network (dueling, C51 heads) and the
+optimizer: `make_agent` is the one place they are assembled. `guard_update` wraps
 an update with the per-seed NaN/Inf guard; `target_update_due` is the hard target copy's schedule.
 """
 
@@ -14,9 +15,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.agents.exploration import epsilon_greedy
-from jaxrl.agents.losses import (LossOutput, categorical_double_q_learning_targets, categorical_q_learning_targets,
-                                 categorical_td_loss, double_q_learning_targets, q_learning_targets, td_loss)
-from jaxrl.agents.networks import make_network, support
+from jaxrl.agents.losses import make_loss
+from jaxrl.agents.networks import make_network
 from jaxrl.agents.optim import make_optimizer
 from jaxrl.agents.types import HParams, Transition, hparams_of
 from jaxrl.config import DQNConfig
@@ -75,7 +75,7 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optio
     network = make_network(config, num_actions, obs_shape)
     optimizer = make_optimizer(config, hp.learning_rate)
 
-    z = support(config.v_min, config.v_max, config.num_atoms)
+    variant_loss = make_loss(config)
 
     def loss_fn(params, target_params, batch: Transition):
         """-> (loss, aux); aux["priority"] `[B]`: |TD error|, or the C51 cross-entropy (for prioritized replay)."""
@@ -93,20 +93,7 @@ def make_agent(config: DQNConfig, num_actions: int, obs_shape, *, hparams: Optio
             discount_t = hp.gamma * (1.0 - batch.terminated.astype(batch.reward.dtype))
         else:
             discount_t = batch.discount
-        out: LossOutput
-        if config.distributional:
-            if config.double_dqn:
-                target = categorical_double_q_learning_targets(z, out_t_target.logits, q_t_online, batch.reward,
-                                                               discount_t)
-            else:
-                target = categorical_q_learning_targets(z, out_t_target.logits, batch.reward, discount_t)
-            out = categorical_td_loss(out_tm1.logits, batch.action, target, weights=batch.weight)
-        else:
-            if config.double_dqn:
-                targets = double_q_learning_targets(batch.reward, discount_t, out_t_target.q_values, q_t_online)
-            else:
-                targets = q_learning_targets(batch.reward, discount_t, out_t_target.q_values)
-            out = td_loss(out_tm1.q_values, batch.action, targets, kind=config.loss, weights=batch.weight)
+        out = variant_loss(out_tm1, out_t_target, q_t_online, batch.action, batch.reward, discount_t, batch.weight)
         return out.loss, {"q_mean": jnp.mean(out_tm1.q_values), "priority": out.priority}
 
     def update(params, target_params, opt_state, batch: Transition):

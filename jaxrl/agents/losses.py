@@ -14,6 +14,8 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxrl.agents.networks import support
+
 LOSS_KINDS = ("huber", "mse")
 
 
@@ -209,3 +211,37 @@ def categorical_td_loss(logits_tm1, a_tm1, target_probs, *, weights=None) -> Los
     logits_a = jnp.take_along_axis(logits_tm1, a_tm1[:, None, None].astype(jnp.int32), axis=1)[:, 0]
     per_example = -jnp.sum(target_probs * jax.nn.log_softmax(logits_a, axis=-1), axis=-1)
     return LossOutput(_weighted_mean(per_example, weights), per_example)
+
+
+def make_loss(config):
+    """The config's loss variant, the one place a target and a loss are picked (rlax's callers pick one target
+    function the same way): `loss(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) ->
+    LossOutput`.
+
+    `out_tm1`, `out_t`: the online network's `QOutput` at s_{t-1} and the target network's at s_t (`q_values
+    [B, A]`, C51's `logits [B, A, N]`); `q_t_selector`: the online network's Q-values at s_t `[B, A]` for double
+    DQN's action choice (read only with `config.double_dqn`); `a_tm1 [B]`, `r_t [B]`, `discount_t [B]`, optional
+    importance `weights [B]`. Variants: C51 with `config.distributional` (categorical targets and cross-entropy),
+    else `td_loss` of kind `config.loss`; double DQN picks the double targets of either.
+    """
+    double = config.double_dqn
+    if config.distributional:
+        z = support(config.v_min, config.v_max, config.num_atoms)
+
+        def categorical(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) -> LossOutput:
+            if double:
+                target = categorical_double_q_learning_targets(z, out_t.logits, q_t_selector, r_t, discount_t)
+            else:
+                target = categorical_q_learning_targets(z, out_t.logits, r_t, discount_t)
+            return categorical_td_loss(out_tm1.logits, a_tm1, target, weights=weights)
+        return categorical
+
+    kind = config.loss
+
+    def scalar(out_tm1, out_t, q_t_selector, a_tm1, r_t, discount_t, weights=None) -> LossOutput:
+        if double:
+            targets = double_q_learning_targets(r_t, discount_t, out_t.q_values, q_t_selector)
+        else:
+            targets = q_learning_targets(r_t, discount_t, out_t.q_values)
+        return td_loss(out_tm1.q_values, a_tm1, targets, kind=kind, weights=weights)
+    return scalar
