@@ -83,7 +83,7 @@ def test_vectorized_envs_and_update_blocks(num_envs, train_frequency):
 
 @pytest.mark.slow
 def test_cartpole_preset_final_policies_solve(tmp_path):
-    """Learning guard for the preset as `jaxrl train` runs it (chunked driver, greedy evaluations of 10 episodes
+    """Learning guard for the preset as `jaxrl train` runs it (chunked driver, greedy evaluations of 32 episodes
     every 10,000 env steps, best parameters kept), 8 seeds, 500k env steps: the *final* greedy evaluation averages
     >= 475 (random play: ~20) in >= 6 of 8 seeds and the best one in >= 7 of 8, and params_best.msgpack holds the
     best parameters. The committed Gymnasium-side measurement over 16 seeds and two root seeds is

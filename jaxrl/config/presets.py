@@ -20,7 +20,7 @@ PRESETS: dict[str, DQNConfig] = {
     #                         there: every seed's greedy policy pushed one way (return 9-10); PureJaxRL's DQN
     #                         uses the squared error
     #   num_envs 10, train_frequency 10, batch 128, buffer 10k, learning_starts 10k, target 500, total 500k,
-    #   epsilon 1.0 -> 0.05 linear over 250k
+    #   epsilon 1.0 -> 0.01 linear over 250k
     #                         PureJaxRL's DQN on CartPole (`purejaxrl/dqn.py`): one update per 10 env steps, so
     #                         500k env steps of 16 seeds take about 2 minutes (121-129 s measured); none of
     #                         six candidate changes (target 1000, buffer 50k, batch 256 every 20 env steps,
@@ -31,12 +31,23 @@ PRESETS: dict[str, DQNConfig] = {
     #   learning_rate 5e-4, lr_schedule linear
     #                         twice PureJaxRL's 2.5e-4, decayed to 0 at the last update so that the run ends on a
     #                         settled network (constant: 13 of 16 at best, 10 of 16 at 2.5e-4)
-    # Kept: double DQN, Adam, gamma 0.99, the greedy evaluation keeping each seed's best parameters (every 10k).
+    #   adam_eps 1e-3, egreedy_final 0.01
+    #                         Adam's epsilon raised from 1e-8 damps the step of weights whose gradients are near 0
+    #                         (Dopamine uses 0.01 / 32 for Atari), and exploration ends at 0.01 instead of 0.05:
+    #                         together final >= 475 in 16 and 15 of 16 seeds (each alone: 15 and 15, 14 and 15;
+    #                         without either: 15 and 14)
+    #   eval_episodes 32, every 10k env steps, ties to the earlier evaluation
+    #                         the kept best parameters are the first to hold 500 over 32 episodes. Kept instead at
+    #                         10 episodes, one seed's best scored 454 in Gymnasium; kept as the last to match
+    #                         500 (at 10 or 32 episodes), one seed's scored 474.1 (its 100-episode mean 493),
+    #                         picked after its evaluations had begun to slip; this way 16 and 16 of 16
+    # Kept: double DQN, Adam, gamma 0.99.
     "cartpole": DQNConfig(
         num_envs=10, train_frequency=10, batch_size=128, buffer_size=10_000, learning_starts=10_000,
-        target_update_frequency=500, total_steps=500_000, egreedy=1.0, egreedy_final=0.05, egreedy_decay=250_000.0,
+        target_update_frequency=500, total_steps=500_000, egreedy=1.0, egreedy_decay=250_000.0,
         epsilon_schedule="linear", hidden_sizes=(120, 84), learning_rate=5e-4, lr_schedule="linear", loss="mse",
-        grad_clip="none", log_frequency=10_000, eval_frequency=10_000, eval_episodes=10),
+        grad_clip="none", adam_eps=1e-3, egreedy_final=0.01, log_frequency=10_000, eval_frequency=10_000,
+        eval_episodes=32),
     "cartpole-course": CARTPOLE_COURSE,
     # The course's Pong setting (lr 1e-4, gamma 0.99, replay 100k, batch 32, C=5000, double DQN,
     # eps 0.9 -> 0.01 with exponential decay 10000, error clipping, Huber, Adam).

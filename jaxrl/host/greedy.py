@@ -2,9 +2,9 @@
 
     DIR/eval.csv             one row per evaluation and agent: seed, step, mean_return, min_return, max_return,
                              games (`eval_episodes` whole episodes, epsilon = `eval_epsilon`, own env keys)
-    DIR/params_best.msgpack  per agent, the parameters of its best evaluation so far (ties: the later, so at a
-                             score ceiling such as CartPole's 500 the latest policy to reach it, the one trained
-                             longest there), stacked like params.msgpack; `load_policy(run, i, which="best")`
+    DIR/params_best.msgpack  per agent, the parameters of its best evaluation so far (ties: the earlier, so at a
+                             score ceiling such as CartPole's 500 the first policy to hold it; later ones that
+                             merely match it need not be as good), stacked like params.msgpack; `load_policy(run, i, which="best")`
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class GreedyEvals:
             with open(self.out / EVAL_FILE, "a", newline="") as f:
                 csv.writer(f).writerows(eval_rows(self.config.env_id, steps, returns))
         means = self.last
-        better = means >= self.best  # ties: the later parameters
+        better = means > self.best  # ties: the earlier parameters
         if better.any():
             self.best = np.where(better, means, self.best)
             self.best_params = params if self.best_params is None else jax.tree_util.tree_map(
