@@ -22,7 +22,7 @@ PRESETS: dict[str, DQNConfig] = {
     #   num_envs 10, train_frequency 10, batch 128, buffer 10k, learning_starts 10k, target 500, total 500k,
     #   epsilon 1.0 -> 0.01 linear over 250k
     #                         PureJaxRL's DQN on CartPole (`purejaxrl/dqn.py`): one update per 10 env steps, so
-    #                         500k env steps of 16 seeds take about 2 minutes (121-129 s measured); none of
+    #                         500k env steps of 16 seeds take about 2 minutes (docs/error-clipping.md); none of
     #                         six candidate changes (target 1000, buffer 50k, batch 256 every 20 env steps,
     #                         epsilon over 100k, 3-step returns, lr 1e-3) ended with more good final policies
     #                         than its 29 of 32 over two root seeds: benchmarks/results/cartpole-preset-candidates-*
