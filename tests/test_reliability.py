@@ -203,6 +203,8 @@ BAD = [
     # envs DQN cannot train, and ids from the wrong family
     (["--env-id", "Pendulum-v1"], "continuous action space"),
     (["--env-id", "Pong-v4"], "nor an envpool Atari game (e.g. Pong-v5"),
+    (["--env-id", "BigfishEasy-v0"], "nor an envpool Atari game"),  # envpool's Procgen: not built, not imported
+    (["--env-id", "Ant-v5"], "nor an envpool Atari game"),  # envpool's MuJoCo: a -v5 id that is not Atari
     # a run that cannot fit: refused with the number before compiling
     (["--num-seeds", "64", "--buffer-size", "100000000"], "of state, mostly the replay buffer"),
     # Pong's periods: the message names the flag to change

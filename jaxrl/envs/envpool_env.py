@@ -54,7 +54,11 @@ def reset_step(obs, xp=np) -> TimeStep:
 
 def is_envpool_env(env_id: str) -> bool:
     """An envpool Atari id (envpool also registers classic-control ids such as CartPole-v1: those are gymnax's
-    here)."""
+    here). Every envpool Atari id is `GAME-v5`: any other id is answered without importing envpool (a second
+    at every gymnax run's start) or building the spec of another envpool family (Procgen's needs the system's
+    Qt libraries, and without them raised an ImportError)."""
+    if not env_id.endswith("-v5"):
+        return False
     import envpool
     return env_id in envpool.list_all_envs() and "Atari" in type(envpool.make_spec(env_id)).__name__
 
