@@ -139,6 +139,18 @@ def test_evaluate_refuses_an_env_without_a_gymnasium_twin_and_a_run_without_best
     assert "has no Gymnasium twin" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags,expected", [
+    (["--episodes", "0"], "--episodes=0: expected an integer > 0"),
+    (["--epsilon", "nan"], "--epsilon=nan: expected a number in [0, 1]"),
+    (["--epsilon", "1.5"], "--epsilon=1.5: expected a number in [0, 1]"),
+    (["--seed", "-1"], "--seed=-1: expected an integer >= 0"),  # was numpy's "expected non-negative integer"
+])
+def test_evaluate_names_each_bad_flag(runs, capsys, flags, expected):
+    assert main(["evaluate", str(runs["one"]), *flags]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_window_longer_than_the_run_is_explained(tmp_path, capsys):
     out = tmp_path / "w"
     assert main(["train", *TINY, "--num-seeds", "1", "--window", "5000", "--out-dir", str(out)]) == 0
