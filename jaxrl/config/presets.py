@@ -19,13 +19,17 @@ PRESETS: dict[str, DQNConfig] = {
     #                         are capped at 1, and at this step size and update count the Q-values never got
     #                         there: every seed's greedy policy pushed one way (return 9-10); PureJaxRL's DQN
     #                         uses the squared error
-    #   num_envs 10, train_frequency 10, batch 128, buffer 10k, learning_starts 10k, target 500, total 500k,
+    #   num_envs 10, train_frequency 10, buffer 10k, learning_starts 10k, target 500, total 500k,
     #   epsilon 1.0 -> 0.01 linear over 250k
-    #                         PureJaxRL's DQN on CartPole (`purejaxrl/dqn.py`): one update per 10 env steps, so
-    #                         500k env steps of 16 seeds take about 2 minutes (docs/error-clipping.md); none of
-    #                         six candidate changes (target 1000, buffer 50k, batch 256 every 20 env steps,
+    #                         PureJaxRL's DQN on CartPole (`purejaxrl/dqn.py`): one update per 10 env steps; none
+    #                         of six candidate changes (target 1000, buffer 50k, batch 256 every 20 env steps,
     #                         epsilon over 100k, 3-step returns, lr 1e-3) ended with more good final policies
     #                         than its 29 of 32 over two root seeds: benchmarks/results/cartpole-preset-candidates-*
+    #   batch_size 64         half of PureJaxRL's 128. The updates' arithmetic bounds the run's time on a CPU
+    #                         (docs/error-clipping.md): at 128 `make sweep` took 126-130 s, at 64 82-86 s, with
+    #                         final >= 475 in 16 and 15 of 16 and best in 16 and 16 (held-out root seeds 2 and
+    #                         3: final 16 and 14, best 16 and 15); one update per 20 env steps instead was as
+    #                         fast and ended final 10 and 13
     #   hidden_sizes 120 84   PureJaxRL's Q-network; with 64-64 12-13 of 16 final policies scored >= 475, with
     #                         120-84 14-15
     #   learning_rate 5e-4, lr_schedule linear
@@ -35,15 +39,16 @@ PRESETS: dict[str, DQNConfig] = {
     #                         Adam's epsilon raised from 1e-8 damps the step of weights whose gradients are near 0
     #                         (Dopamine uses 0.01 / 32 for Atari), and exploration ends at 0.01 instead of 0.05:
     #                         together final >= 475 in 16 and 15 of 16 seeds (each alone: 15 and 15, 14 and 15;
-    #                         without either: 15 and 14)
+    #                         without either: 15 and 14; all at batch 128)
     #   eval_episodes 32, every 10k env steps, ties to the earlier evaluation
     #                         the kept best parameters are the first to hold 500 over 32 episodes. Kept instead at
     #                         10 episodes, one seed's best scored 454 in Gymnasium; kept as the last to match
     #                         500 (at 10 or 32 episodes), one seed's scored 474.1 (its 100-episode mean 493),
-    #                         picked after its evaluations had begun to slip; this way 16 and 16 of 16
+    #                         picked after its evaluations had begun to slip; this way 16 and 16 of 16 (at
+    #                         batch 128)
     # Kept: double DQN, Adam, gamma 0.99.
     "cartpole": DQNConfig(
-        num_envs=10, train_frequency=10, batch_size=128, buffer_size=10_000, learning_starts=10_000,
+        num_envs=10, train_frequency=10, batch_size=64, buffer_size=10_000, learning_starts=10_000,
         target_update_frequency=500, total_steps=500_000, egreedy=1.0, egreedy_decay=250_000.0,
         epsilon_schedule="linear", hidden_sizes=(120, 84), learning_rate=5e-4, lr_schedule="linear", loss="mse",
         grad_clip="none", adam_eps=1e-3, egreedy_final=0.01, log_frequency=10_000, eval_frequency=10_000,
