@@ -2,8 +2,8 @@
 
 Variants enter only through the loss (`jaxrl.agents.losses.make_loss` picks double DQN's and C51's targets and
 loss; n-step discounts and importance weights come in the batch), the network (dueling, C51 heads) and the
-optimizer: `make_agent` is the one place they are assembled. `guard_update` wraps
-an update with the per-seed NaN/Inf guard; `target_update_due` is the hard target copy's schedule.
+optimizer: `make_agent` is the one place they are assembled. `guard_update` wraps an update with the per-seed
+NaN/Inf guard; `target_update_due` is the hard target copy's schedule.
 """
 
 from __future__ import annotations

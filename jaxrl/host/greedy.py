@@ -4,7 +4,8 @@
                              games (`eval_episodes` whole episodes, epsilon = `eval_epsilon`, own env keys)
     DIR/params_best.msgpack  per agent, the parameters of its best evaluation so far (ties: the earlier, so at a
                              score ceiling such as CartPole's 500 the first policy to hold it; later ones that
-                             merely match it need not be as good), stacked like params.msgpack; `load_policy(run, i, which="best")`
+                             merely match it need not be as good), stacked like params.msgpack;
+                             `load_policy(run, i, which="best")`
 """
 
 from __future__ import annotations
