@@ -135,3 +135,39 @@ def test_pong_n_step_prioritized_in_both_loops(tmp_path):
     assert all(np.isfinite(v) and v > 0 for v in losses["host"])
     np.testing.assert_allclose(losses["host"], losses["xla"], rtol=1e-4)
     assert [r["episodes"] for r in progress["host"]] == [r["episodes"] for r in progress["xla"]]
+
+
+def test_replay_for_follows_the_observation_kind():
+    """`make_replay_for` gives stacked uint8 frames the frame buffer and anything else the ring, and its one
+    `add_step` stores what each buffer's own `add` stores (the ring refuses `first`: it keeps whole transitions)."""
+    from jaxrl.config import DQNConfig
+    from jaxrl.envs.timestep import TimeStep
+    from jaxrl.replay.ring import BufferState
+    from jaxrl.replay.sampler import frame_stack_of, make_replay_for
+
+    assert frame_stack_of((4, 84, 84), np.uint8) == 4
+    assert frame_stack_of((84, 84, 4), np.float32) == 0 and frame_stack_of((4,), np.float32) == 0
+    config = DQNConfig(env_id="CartPole-v1", num_envs=2, buffer_size=16, batch_size=4, n_step=3)
+    rng = np.random.default_rng(0)
+    ts = TimeStep(jnp.asarray(rng.integers(0, 255, (2, 4, 6, 6)), jnp.uint8), jnp.float32([1, -1]),
+                  jnp.bool_([True, False]), jnp.bool_([False, True]), jnp.float32([1, -1]), jnp.bool_([True, True]))
+    action, first = jnp.int32([3, 1]), jnp.bool_([False, True])
+
+    frames = make_replay_for(config, (4, 6, 6), jnp.uint8)
+    assert frames.buffer.stack == 4
+    got = frames.add_step(frames.init(), None, action, ts, ts.obs, first).buffer
+    want = frames.buffer.add(frames.buffer.init(), ts.obs[:, -1], action, ts.reward, ts.terminated, first,
+                             ts.truncated)
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(np.array_equal, got, want))
+
+    ring = make_replay_for(config, (5,), jnp.float32)
+    obs, next_obs = jnp.ones((2, 5)), jnp.full((2, 5), 2.0)
+    ts = ts._replace(obs=jnp.zeros((2, 5)))
+    state = ring.add_step(ring.init(), obs, action, ts, next_obs, None).buffer
+    assert isinstance(state, BufferState) and int(state.size) == 2
+    stored = ring.buffer.get(state, jnp.arange(2))
+    np.testing.assert_array_equal(stored.next_obs, next_obs)  # the true next observation, not the reset's
+    np.testing.assert_array_equal(stored.obs, obs)
+    np.testing.assert_array_equal(stored.truncated, ts.truncated)
+    with pytest.raises(ValueError, match="resets one step late"):
+        ring.add_step(ring.init(), obs, action, ts, next_obs, first)

@@ -1,6 +1,10 @@
 """Replay as flashbax builds it: a buffer (ring or Atari frames) plus how batches are drawn from it, uniform or
 prioritized, one-step or n-step (Rainbow's replay parts). The priorities live inside the replay state, so a
-prioritized replay is the plain one plus `set_priorities`."""
+prioritized replay is the plain one plus `set_priorities`.
+
+`make_replay_for` picks the buffer from the observation kind (stacked uint8 frames: the frame buffer; anything
+else: the ring), and every learner adds through one interface, `add_step`: the transition from `obs` by
+`action` to the env's output `ts` (a `jaxrl.envs.timestep.TimeStep`)."""
 
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ class Replay(NamedTuple):
       whose window status changed;
     sample(state, key, beta) -> (batch, slots `[B]`) (slots: None for uniform sampling);
     set_priorities(state, slots, errors, ok) -> state: `(|error| + eps)^alpha` where `ok` (a no-op without
-      prioritization).
+      prioritization);
+    add_step(state, obs, action, ts, next_obs, first) -> state: `add` of one env step, whatever the buffer
+      (`make_replay_for`; None from `make_replay`).
     """
 
     init: Callable
@@ -37,10 +43,11 @@ class Replay(NamedTuple):
     sample: Callable
     set_priorities: Callable
     buffer: Any
+    add_step: Callable | None = None
 
 
 def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
-                per_alpha: float = 0.6, per_eps: float = 1e-6) -> Replay:
+                per_alpha: float = 0.6, per_eps: float = 1e-6, step_items: Callable | None = None) -> Replay:
     """Uniform or prioritized sampling of one-step or n-step transitions (the Rainbow replay parts).
 
     Layout: the next item of the same env is `num_envs` slots later, so the n consecutive transitions of one env
@@ -50,7 +57,8 @@ def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritiz
     `reward`, the bootstrap observation as `next_obs` and the bootstrap discount `gamma^m (1 - terminated)` as
     `discount`. Prioritized (Schaul et al., proportional): a slot gets the maximum priority when it becomes a
     valid window start and 0 while it is not one (not yet, or no longer: a frame row whose history was
-    overwritten); batches carry importance weights `weight` (beta from the caller).
+    overwritten); batches carry importance weights `weight` (beta from the caller). `step_items(obs, action, ts,
+    next_obs, first)`: the buffer's `add` items for one env step (`add_step`; `make_replay_for` gives them).
     """
     from jaxrl.agents.losses import n_step_targets
     from jaxrl.replay import sumtree as per
@@ -104,4 +112,54 @@ def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritiz
         return state.replace(priorities=jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), updated,
                                                                state.priorities))
 
-    return Replay(init, add, sample, set_priorities, buffer)
+    add_step = None if step_items is None else lambda state, *step: add(state, *step_items(*step))
+    return Replay(init, add, sample, set_priorities, buffer, add_step)
+
+
+def frame_stack_of(obs_shape, obs_dtype) -> int:
+    """The stack depth of observations that are stacked frames (uint8 `[stack, H, W]`, envpool's Atari layout),
+    else 0."""
+    return obs_shape[0] if jnp.dtype(obs_dtype) == jnp.uint8 and len(obs_shape) == 3 else 0
+
+
+def make_replay_for(config, obs_shape, obs_dtype, gamma=None) -> Replay:
+    """The replay of `config` (a `DQNConfig`: buffer size, batch size, n-step, prioritization, replay search) for
+    an env whose observations (one env's) are `obs_shape` of `obs_dtype`; `gamma`: default the config's (a
+    traced one in a grid sweep). The observation kind picks the buffer:
+
+      stacked frames (`frame_stack_of` > 0)   the frame buffer, one `[H, W]` frame per env step and env; the envs
+                                              reset one step late, so `ts.obs` is the true next observation and
+                                              `first` marks the reset's output (no transition leads into it);
+      anything else                           the ring buffer of `Transition`s; the envs reset inside the step,
+                                              so `next_obs` is the true next observation (`ts.obs` is already
+                                              the new episode's), and `first` must be None.
+
+    Either way `add_step(state, obs [E, ...], action [E], ts, next_obs [E, ...], first [E] or None)` stores the
+    step (the frame buffer reads neither `obs` nor `next_obs`: its rows hold them)."""
+    from jaxrl.agents.types import Transition
+    from jaxrl.replay.frames import make_frame_buffer
+    from jaxrl.replay.ring import make_buffer
+
+    n_step, num_envs = config.n_step, config.num_envs
+    stack = frame_stack_of(obs_shape, obs_dtype)
+    if stack:
+        buffer = make_frame_buffer(config.buffer_size, num_envs, tuple(obs_shape[1:]), stack=stack,
+                                   sample_batch_size=config.batch_size, search=config.replay_search)
+
+        def step_items(obs, action, ts, next_obs, first):
+            return ts.obs[:, -1], action, ts.reward, ts.terminated, first, ts.truncated
+    else:
+        example = Transition(obs=jnp.zeros(obs_shape, obs_dtype), action=jnp.int32(0), reward=jnp.float32(0),
+                             next_obs=jnp.zeros(obs_shape, obs_dtype), terminated=jnp.bool_(False),
+                             truncated=jnp.bool_(False) if n_step > 1 else None)
+        buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
+
+        def step_items(obs, action, ts, next_obs, first):
+            if first is not None:
+                raise ValueError("make_replay_for: the ring buffer stores whole transitions; an env that resets one "
+                                 "step late (`first`) needs stacked-frame observations")
+            return (Transition(obs, action, ts.reward, next_obs, ts.terminated, ts.truncated if n_step > 1 else None),)
+
+    return make_replay(buffer, num_envs=num_envs, n_step=n_step, gamma=config.gamma if gamma is None else gamma,
+                       prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps,
+                       step_items=step_items)

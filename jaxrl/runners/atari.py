@@ -32,9 +32,8 @@ from flax import struct
 from jaxrl.config import DQNConfig
 from jaxrl.envs.timestep import TimeStep
 from jaxrl.agents.exploration import make_epsilon_schedule
-from jaxrl.replay.frames import make_frame_buffer
-from jaxrl.replay.sampler import make_replay
-from jaxrl.runners.learning import LearnerState, copy_target, init_learner_state, replay_update, track_episodes
+from jaxrl.replay.sampler import make_replay_for
+from jaxrl.runners.learning import LearnerState, copy_target, init_learner_state, observe, replay_update
 from jaxrl.agents.dqn import act, guard_update, make_agent
 
 FRAME_SHAPE = (84, 84)
@@ -71,10 +70,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
     obs_shape = (*FRAME_SHAPE, STACK)
     agent = make_agent(config, num_actions, obs_shape)
     network = agent.network
-    buffer = make_frame_buffer(config.buffer_size, num_envs, FRAME_SHAPE, stack=STACK,
-                               sample_batch_size=config.batch_size, search=config.replay_search)
-    replay = make_replay(buffer, num_envs=num_envs, n_step=config.n_step, gamma=config.gamma,
-                         prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
+    replay = make_replay_for(config, (STACK, *FRAME_SHAPE), jnp.uint8)  # envpool's observations: the frame buffer
     epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
                                        config.egreedy_decay)
     guarded_update = guard_update(agent.update)
@@ -90,14 +86,11 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
         return init_learner_state(params, agent.optimizer, replay, key, num_envs,
                                   AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool)))
 
-    def observe(state: LearnerState, ts: TimeStep):
-        """Store the env's output (leaves `[E, ...]`) as one frame row per env; episode statistics."""
-        first = state.env.reset_next
-        replay_state = replay.add(state.replay, ts.obs[:, -1], state.env.actions, ts.reward, ts.terminated, first,
-                                  ts.truncated)
-        episodes, metrics = track_episodes(state.episodes, ts, (~first).astype(jnp.int32))
-        return state.replace(replay=replay_state, episodes=episodes,
-                             env=state.env.replace(reset_next=ts.terminated | ts.truncated)), metrics
+    def observe_step(state: LearnerState, ts: TimeStep):
+        """Store the env's output (leaves `[E, ...]`; envpool resets one step late, so `ts.obs` is the true next
+        observation) and count it in the episode statistics."""
+        state, metrics = observe(state, replay, None, state.env.actions, ts, ts.obs, first=state.env.reset_next)
+        return state.replace(env=state.env.replace(reset_next=ts.terminated | ts.truncated)), metrics
 
     def update_once(state: LearnerState, env_steps):
         state, loss, _ = replay_update(state, replay, guarded_update, env_steps, per_beta=config.per_beta,
@@ -130,14 +123,14 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
     def step(state: LearnerState, ts: TimeStep, iteration, update: bool = False, copy=False):
         """`ts`: leaves `[E, ...]`, the env's output for the `iteration`-th vectorized step (0 = the reset);
         `iteration`: unbatched int. Returns (state, actions [E], metrics); loss is NaN without `update`."""
-        state, metrics = observe(state, ts)
+        state, metrics = observe_step(state, ts)
         loss = jnp.float32(jnp.nan)
         if update:
             state, loss = learn(state, jnp.asarray(iteration, jnp.int32) * num_envs, copy)
         state, actions, act_metrics = act_step(state, ts, iteration)
         return state, actions, {**metrics, **act_metrics, "loss": loss}
 
-    return AtariLearner(init, observe, learn, act_step, step, network, buffer)
+    return AtariLearner(init, observe_step, learn, act_step, step, network, replay.buffer)
 
 
 def split_seeds(tree, num_seeds: int):

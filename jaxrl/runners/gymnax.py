@@ -24,14 +24,12 @@ from flax import struct
 from jaxrl.agents.dqn import act, guard_update, make_agent
 from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.agents.networks import make_network
-from jaxrl.agents.types import HParams, Transition, hparams_of
+from jaxrl.agents.types import HParams, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
-from jaxrl.replay.ring import make_buffer
-from jaxrl.replay.sampler import make_replay
+from jaxrl.replay.sampler import make_replay_for
 from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, unshard
-from jaxrl.runners.learning import (LearnerState, Schedule, copy_target, init_learner_state, replay_update,
-                                    track_episodes)
+from jaxrl.runners.learning import LearnerState, Schedule, copy_target, init_learner_state, observe, replay_update
 from jaxrl.runners.xla_options import compiler_options
 
 @struct.dataclass
@@ -64,12 +62,7 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
     agent = make_agent(config, env.num_actions, env.obs_shape, hparams=hp)
     network = agent.network
     update = guard_update(agent.update)
-    example = Transition(obs=jnp.zeros(env.obs_shape, env.obs_dtype), action=jnp.int32(0),
-                         reward=jnp.float32(0), next_obs=jnp.zeros(env.obs_shape, env.obs_dtype),
-                         terminated=jnp.bool_(False), truncated=jnp.bool_(False) if config.n_step > 1 else None)
-    buffer = make_buffer(config.buffer_size, example, sample_batch_size=config.batch_size)
-    replay = make_replay(buffer, num_envs=config.num_envs, n_step=config.n_step, gamma=hp.gamma,
-                           prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
+    replay = make_replay_for(config, env.obs_shape, env.obs_dtype, gamma=hp.gamma)
     epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, hp.egreedy, hp.egreedy_final, hp.egreedy_decay)
     num_envs = config.num_envs
     schedule = Schedule(config)
@@ -86,14 +79,9 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         carry = state.env
         actions = act(network, state.params, carry.obs, act_key, epsilon_fn(carry.env_steps))
         out = env.step(step_key, carry.env_state, actions)
-        ts = out.timestep
-        transition = Transition(carry.obs, actions, ts.reward, out.final_obs, ts.terminated,
-                                ts.truncated if config.n_step > 1 else None)
-        episodes, metrics = track_episodes(state.episodes, ts, 1)
-        state = state.replace(
-            replay=replay.add(state.replay, transition), episodes=episodes, key=key,
-            env=GymnaxCarry(env_state=out.env_state, obs=ts.obs, env_steps=carry.env_steps + num_envs))
-        return state, metrics
+        state, metrics = observe(state, replay, carry.obs, actions, out.timestep, out.final_obs)
+        return state.replace(key=key, env=GymnaxCarry(env_state=out.env_state, obs=out.timestep.obs,
+                                                      env_steps=carry.env_steps + num_envs)), metrics
 
     def update_step(state: LearnerState, _):
         state, loss, aux = replay_update(state, replay, update, state.env.env_steps, per_beta=config.per_beta,

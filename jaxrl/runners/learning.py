@@ -4,6 +4,7 @@
                     and the env family's own carry (`env`): the gymnax trainer's and the Atari learner's state alike
     Schedule        which vectorized env steps update and copy the target (plain Python, or traced counters)
     track_episodes  running return and length of each env's episode -> the `episode_*` metrics
+    observe         store one env step in the replay and count it in the episode statistics
     replay_update   one guarded update on a batch sampled from the replay
     copy_target     the hard target copy
 """
@@ -65,6 +66,16 @@ def track_episodes(stats: EpisodeStats, ts: TimeStep, steps) -> tuple[EpisodeSta
     done = ts.game_over
     metrics = {"episode_return": episode_return, "episode_length": episode_length, "episode_done": done}
     return EpisodeStats(jnp.where(done, 0.0, episode_return), jnp.where(done, 0, episode_length)), metrics
+
+
+def observe(state: LearnerState, replay, obs, actions, ts: TimeStep, next_obs, first=None):
+    """Store the transition from `obs` by `actions` to the env's output `ts` (`replay.add_step`, `next_obs` the
+    true next observation) and add it to the episode statistics; `first` (`[E]` bool, envs that reset one step
+    late): where `ts` is a reset's output, which stores no transition and counts no agent step. Returns (state,
+    `track_episodes`' metrics)."""
+    episodes, metrics = track_episodes(state.episodes, ts, 1 if first is None else (~first).astype(jnp.int32))
+    return state.replace(replay=replay.add_step(state.replay, obs, actions, ts, next_obs, first),
+                         episodes=episodes), metrics
 
 
 class Schedule(NamedTuple):
