@@ -115,8 +115,9 @@ def test_pong_seed_sweep_on_2_devices(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     flags = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "2048",
-             "--learning-starts", "1024", "--buffer-size", "2000", "--log-frequency", "512", "--eval-frequency", "0",
-             "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-video", "--num-seeds", "2", "--no-progress"]
+             "--learning-starts", "1024", "--buffer-size", "2000", "--batch-size", "8", "--log-frequency", "512",
+             "--eval-frequency", "0", "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-video",
+             "--num-seeds", "2", "--no-progress"]
     cmd = [sys.executable, "-m", "jaxrl.cli", "train", *flags]
     bad = subprocess.run(cmd + ["--loop", "xla", "--out-dir", str(tmp_path / "x")], env=env, capture_output=True,
                          text=True, timeout=120)
