@@ -5,10 +5,8 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
-torch.set_num_threads(2)
 
 _MAX_SEEN: dict = {}
 
