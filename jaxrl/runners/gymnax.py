@@ -164,8 +164,12 @@ class GymnaxLoop:
         (self.keys, self.hps), _ = shard_sweep((sweep_keys(config), hps), sharding)
         parts = lambda hp: make_train_parts(config, hp)  # noqa: E731  (per agent: traced hyperparameters)
         options = compiler_options()  # every leaf: a leading (sharded) sweep axis
-        self._start = jax.jit(jax.vmap(lambda k, hp: parts(hp).warmup(parts(hp).init(k))), out_shardings=sharding,
-                              compiler_options=options)
+
+        def start(key, hp):
+            agent = parts(hp)
+            return agent.warmup(agent.init(key))
+
+        self._start = jax.jit(jax.vmap(start), out_shardings=sharding, compiler_options=options)
         self._blocks = lambda n: jax.jit(jax.vmap(lambda s, hp: parts(hp).blocks(s, n)),  # noqa: E731
                                          donate_argnums=0, out_shardings=sharding, compiler_options=options)
         self.programs, self.state = {}, None
