@@ -32,8 +32,8 @@ from pathlib import Path
 GAMES = ("BattleZone-v5", "DoubleDunk-v5", "NameThisGame-v5", "Phoenix-v5", "Qbert-v5")
 # --tiny: the `pong` preset's learner on 1 env, one update (batch 8) per 16 env steps, a 2k buffer, 2,048 env steps
 TINY = ["--num-envs", "1", "--train-frequency", "16", "--learning-starts", "1008", "--buffer-size", "2000",
-        "--batch-size", "8", "--log-frequency", "512", "--eval-frequency", "0", "--eval-episodes", "1", "--eval-epsilon", "1.0",
-        "--checkpoint-frequency", "0"]
+        "--batch-size", "8", "--log-frequency", "512", "--eval-frequency", "0", "--eval-episodes", "1",
+        "--eval-epsilon", "1.0", "--checkpoint-frequency", "0"]
 
 
 def run_game(game: str, run_dir: Path, args, budget: float) -> dict:

@@ -123,8 +123,8 @@ def test_pong_n_step_prioritized_in_both_loops(tmp_path):
 
     from jaxrl.cli import main
     tiny = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "1536",
-            "--learning-starts", "496", "--buffer-size", "2000", "--batch-size", "8", "--log-frequency", "512", "--eval-frequency", "0",
-            "--eval-episodes", "1", "--checkpoint-frequency", "0", "--no-progress", "--no-video",
+            "--learning-starts", "496", "--buffer-size", "2000", "--batch-size", "8", "--log-frequency", "512",
+            "--eval-frequency", "0", "--eval-episodes", "1", "--checkpoint-frequency", "0", "--no-progress", "--no-video",
             "--n-step", "3", "--prioritized"]
     progress = {}
     for loop in ("host", "xla"):

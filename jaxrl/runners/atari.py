@@ -83,8 +83,8 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
     def init_one(key) -> LearnerState:
         key, net_key = jax.random.split(key)
         params = network.init(net_key, jnp.zeros((1, *obs_shape), jnp.uint8))
-        return init_learner_state(params, agent.optimizer, replay, key, num_envs,
-                                  AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool)))
+        carry = AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool))
+        return init_learner_state(params, agent.optimizer, replay, key, num_envs, carry)
 
     def observe_step(state: LearnerState, ts: TimeStep):
         """Store the env's output (leaves `[E, ...]`; envpool resets one step late, so `ts.obs` is the true next
