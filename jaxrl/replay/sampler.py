@@ -47,7 +47,7 @@ class Replay(NamedTuple):
 
 
 def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritized: bool = False,
-                per_alpha: float = 0.6, per_eps: float = 1e-6, step_items: Callable | None = None) -> Replay:
+                per_alpha: float = 0.6, per_eps: float = 1e-6) -> Replay:
     """Uniform or prioritized sampling of one-step or n-step transitions (the Rainbow replay parts).
 
     Layout: the next item of the same env is `num_envs` slots later, so the n consecutive transitions of one env
@@ -57,8 +57,7 @@ def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritiz
     `reward`, the bootstrap observation as `next_obs` and the bootstrap discount `gamma^m (1 - terminated)` as
     `discount`. Prioritized (Schaul et al., proportional): a slot gets the maximum priority when it becomes a
     valid window start and 0 while it is not one (not yet, or no longer: a frame row whose history was
-    overwritten); batches carry importance weights `weight` (beta from the caller). `step_items(obs, action, ts,
-    next_obs, first)`: the buffer's `add` items for one env step (`add_step`; `make_replay_for` gives them).
+    overwritten); batches carry importance weights `weight` (beta from the caller).
     """
     from jaxrl.agents.losses import n_step_targets
     from jaxrl.replay import sumtree as per
@@ -112,8 +111,7 @@ def make_replay(buffer, *, num_envs: int, n_step: int = 1, gamma=0.99, prioritiz
         return state.replace(priorities=jax.tree_util.tree_map(lambda n, o: jnp.where(ok, n, o), updated,
                                                                state.priorities))
 
-    add_step = None if step_items is None else lambda state, *step: add(state, *step_items(*step))
-    return Replay(init, add, sample, set_priorities, buffer, add_step)
+    return Replay(init, add, sample, set_priorities, buffer)
 
 
 def frame_stack_of(obs_shape, obs_dtype) -> int:
@@ -160,6 +158,6 @@ def make_replay_for(config, obs_shape, obs_dtype, gamma=None) -> Replay:
                                  "step late (`first`) needs stacked-frame observations")
             return (Transition(obs, action, ts.reward, next_obs, ts.terminated, ts.truncated if n_step > 1 else None),)
 
-    return make_replay(buffer, num_envs=num_envs, n_step=n_step, gamma=config.gamma if gamma is None else gamma,
-                       prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps,
-                       step_items=step_items)
+    replay = make_replay(buffer, num_envs=num_envs, n_step=n_step, gamma=config.gamma if gamma is None else gamma,
+                         prioritized=config.prioritized, per_alpha=config.per_alpha, per_eps=config.per_eps)
+    return replay._replace(add_step=lambda state, *step: replay.add(state, *step_items(*step)))
