@@ -65,12 +65,15 @@ def _flat(resampled: np.ndarray) -> np.ndarray:
     return resampled.reshape(resampled.shape[0], -1)
 
 
-def _batched_forms() -> dict:
-    """`fn` -> its form over a stack of resamples `[R, runs, tasks] -> [R]`: the same numbers as `fn` on each
-    resample (the same elements reduced in the same order), in one call instead of R."""
+def _iqm_of_each(resampled: np.ndarray) -> np.ndarray:
     from scipy.stats import trim_mean
-    return {iqm: lambda r: trim_mean(_flat(r), proportiontocut=0.25, axis=1),
-            mean: lambda r: np.mean(_flat(r), axis=1), median: lambda r: np.median(_flat(r), axis=1)}
+    return trim_mean(_flat(resampled), proportiontocut=0.25, axis=1)
+
+
+# `fn` -> its form over a stack of resamples `[R, runs, tasks] -> [R]`: the same numbers as `fn` on each resample
+# (the same elements reduced in the same order), in one call instead of R
+_OF_EACH = {iqm: _iqm_of_each, mean: lambda r: np.mean(_flat(r), axis=1),
+            median: lambda r: np.median(_flat(r), axis=1)}
 
 
 def interval(scores, fn: Callable[[np.ndarray], float], *, reps: int = REPS, seed: int = 0, ci: float = CI,
@@ -85,7 +88,7 @@ def interval(scores, fn: Callable[[np.ndarray], float], *, reps: int = REPS, see
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, runs, size=(reps, runs, scores.shape[1]))  # per task (column), its own resample
     resampled = np.take_along_axis(scores[None], idx, axis=1)
-    batched = batched or _batched_forms().get(fn)
+    batched = batched or _OF_EACH.get(fn)
     values = np.asarray(batched(resampled), np.float64) if batched else np.array([fn(r) for r in resampled])
     lo, hi = np.percentile(values, [100 * (1 - ci) / 2, 100 * (1 + ci) / 2])
     return float(lo), float(hi)
