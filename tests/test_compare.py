@@ -143,7 +143,7 @@ def test_evaluate_refuses_an_env_without_a_gymnasium_twin_and_a_run_without_best
     (["--episodes", "0"], "--episodes=0: expected an integer > 0"),
     (["--epsilon", "nan"], "--epsilon=nan: expected a number in [0, 1]"),
     (["--epsilon", "1.5"], "--epsilon=1.5: expected a number in [0, 1]"),
-    (["--seed", "-1"], "--seed=-1: expected an integer >= 0"),  # was numpy's "expected non-negative integer"
+    (["--seed", "-1"], "--seed=-1: expected an integer >= 0"),  # not numpy's bare "expected non-negative integer"
 ])
 def test_evaluate_names_each_bad_flag(runs, capsys, flags, expected):
     assert main(["evaluate", str(runs["one"]), *flags]) == 2

@@ -17,11 +17,12 @@ from jaxrl.host.train_run import UsageError
 
 
 def evaluate(args) -> int:
-    bad = [f"--episodes={args.episodes}: expected an integer > 0" if args.episodes <= 0 else "",
-           f"--epsilon={args.epsilon}: expected a number in [0, 1]" if not 0 <= args.epsilon <= 1 else "",
-           f"--seed={args.seed}: expected an integer >= 0" if args.seed < 0 else ""]
-    if any(bad):
-        raise UsageError("; ".join(b for b in bad if b))
+    checks = ((args.episodes <= 0, f"--episodes={args.episodes}: expected an integer > 0"),
+              (not 0 <= args.epsilon <= 1, f"--epsilon={args.epsilon}: expected a number in [0, 1]"),
+              (args.seed < 0, f"--seed={args.seed}: expected an integer >= 0"))
+    bad = [message for failed, message in checks if failed]
+    if bad:
+        raise UsageError("; ".join(bad))
     from jaxrl.host.gym_eval import evaluate_run, print_report, report_path
     from jaxrl.host.rundir import write_json
     with stop_at_once("jaxrl evaluate"):
