@@ -122,10 +122,9 @@ def test_pong_n_step_prioritized_in_both_loops(tmp_path):
     import csv
 
     from jaxrl.cli import main
-    tiny = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "1536",
-            "--learning-starts", "496", "--buffer-size", "2000", "--batch-size", "8", "--log-frequency", "512",
-            "--eval-frequency", "0", "--eval-episodes", "1", "--checkpoint-frequency", "0", "--no-progress", "--no-video",
-            "--n-step", "3", "--prioritized"]
+    from tests.test_pong import TINY, flags_with
+    tiny = [*flags_with(TINY, total_steps=1536, learning_starts=496, eval_frequency=0, checkpoint_frequency=0),
+            "--no-video", "--n-step", "3", "--prioritized"]
     progress = {}
     for loop in ("host", "xla"):
         assert main(["train", *tiny, "--loop", loop, "--out-dir", str(tmp_path / loop)]) == 0

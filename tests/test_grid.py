@@ -12,7 +12,7 @@ import pytest
 from jaxrl.config import DQNConfig
 from jaxrl.runners.grid import padded_size, sweep_hparams, sweep_keys, sweep_labels
 from jaxrl.host.sweep import run_sweep
-from tests.test_pong import flags_with
+from tests.test_pong import TINY as PONG_TINY, flags_with
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = DQNConfig(num_seeds=2, total_steps=3000, learning_starts=500, buffer_size=2000, batch_size=32)
@@ -114,10 +114,8 @@ def test_pong_seed_sweep_on_2_devices(tmp_path):
     is refused with a one-line error (envpool's custom calls cannot be SPMD-partitioned)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    flags = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--total-steps", "2048",
-             "--learning-starts", "1024", "--buffer-size", "2000", "--batch-size", "8", "--log-frequency", "512",
-             "--eval-frequency", "0", "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-video",
-             "--num-seeds", "2", "--no-progress"]
+    flags = [*flags_with(PONG_TINY, total_steps=2048, learning_starts=1024, eval_frequency=0), "--no-video",
+             "--num-seeds", "2"]
     cmd = [sys.executable, "-m", "jaxrl.cli", "train", *flags]
     bad = subprocess.run(cmd + ["--loop", "xla", "--out-dir", str(tmp_path / "x")], env=env, capture_output=True,
                          text=True, timeout=120)
