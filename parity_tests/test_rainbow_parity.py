@@ -171,8 +171,7 @@ def test_projection_agrees_over_random_supports(record_max):
         probs = rng.dirichlet(np.ones(n), size=16).astype(np.float32)
         r = np.concatenate([[v_max, v_min, v_max * 10], rng.uniform(v_min, v_max, 13)]).astype(np.float32)
         discount = rng.choice([0.0, 0.5, 0.99, 1.0], size=16).astype(np.float32)
-        jp = np.asarray(projection(jnp.asarray(z), jnp.asarray(probs), jnp.asarray(r),
-                                                  jnp.asarray(discount)))
+        jp = np.asarray(projection(jnp.asarray(z), jnp.asarray(probs), jnp.asarray(r), jnp.asarray(discount)))
         tp = tl.categorical_projection(torch.as_tensor(z), torch.as_tensor(probs), torch.as_tensor(r),
                                        torch.as_tensor(discount)).numpy()
         # float32: each weight is exact to about eps * (the magnitude of b = (Tz - v_min) / dz, or of z / dz)
