@@ -55,7 +55,7 @@ def _setup(cfg):
     (seed 0), and its reset output split per agent (numpy, leaves `[S, E, ...]`)."""
     from jaxrl.envs.envpool_env import env_spec, make_envpool, reset_step
     from jaxrl.runners.atari import make_atari_learner, split_seeds
-    learner = make_atari_learner(cfg, env_spec(cfg.env_id, cfg.atari_protocol)[0])
+    learner = make_atari_learner(cfg, *env_spec(cfg.env_id, cfg.atari_protocol))
     env = make_envpool(cfg.env_id, cfg.num_seeds * cfg.num_envs, 0, protocol=cfg.atari_protocol)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), cfg.num_seeds))
     return learner, env, state, split_seeds(reset_step(env.reset()[0]), cfg.num_seeds)

@@ -105,7 +105,8 @@ def pong():
     from jaxrl.envs.envpool_env import make_envpool, reset_step
     cfg = get_preset("pong").replace(num_envs=2, train_frequency=1, buffer_size=1000, learning_starts=100,
                                      total_steps=10_000, log_frequency=100, eval_frequency=0, checkpoint_frequency=0)
-    learner = make_atari_learner(cfg.replace(conv=conv_kernel("cuda", 1), replay_search=search_method("cuda")), 6)
+    learner = make_atari_learner(cfg.replace(conv=conv_kernel("cuda", 1), replay_search=search_method("cuda")), 6,
+                                 (4, 84, 84))
     env = make_envpool(cfg.env_id, 2, 0)
     state = learner.init(jax.random.split(jax.random.PRNGKey(0), 1))
     ts = split_seeds(reset_step(env.reset()[0]), 1)
@@ -130,7 +131,7 @@ def test_pong_host_steps_lower_for_cuda_without_data_dependent_control_flow(pong
         else:
             assert assert_no_data_dependent_control_flow(lower(program, state, np.int32(0))) == 0
     from jaxrl.runners.atari import make_atari_learner
-    cpu_search = HostSteps(make_atari_learner(schedule.config.replace(replay_search="scan"), 6))
+    cpu_search = HostSteps(make_atari_learner(schedule.config.replace(replay_search="scan"), 6, (4, 84, 84)))
     assert assert_no_data_dependent_control_flow(lower(cpu_search.jitted["learn", False], state, np.int32(0))) >= 1
 
 

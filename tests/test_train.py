@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jaxrl.config import DQNConfig, get_preset
-from jaxrl.host.sweep import episodes_from_metrics, per_seed_returns, rolling_mean
+from jaxrl.host.sweep import episodes_from_metrics, per_seed_returns
 from jaxrl.runners.gymnax import make_train
 from jaxrl.runners.xla_options import compiler_options
 
@@ -110,3 +110,59 @@ def test_replay_buffer_is_not_copied_every_block():
 
     assert len(big_copies(compiler_options())) <= 1  # at most the initial zero-fill, once
     assert len(big_copies({})) > 1  # the regression this guards against is still XLA's default
+
+
+@pytest.mark.parametrize("obs_shape,obs_dtype,network_obs_shape", [((4,), np.float32, None),
+                                                                   ((4, 36, 36), np.uint8, (36, 36, 4))])
+def test_one_learner_for_vectors_and_stacked_frames(obs_shape, obs_dtype, network_obs_shape):
+    """`make_learner`, the learner the gymnax scan and the Atari loops both run: observations of either kind go
+    into the replay its config and observation kind pick; `learn` runs the block's updates written out or in a
+    scan to the same parameters, copies the target only when told (Python or traced bool); `act` follows the
+    epsilon schedule."""
+    import jax.numpy as jnp
+
+    from jaxrl.envs.timestep import TimeStep
+    from jaxrl.runners.learning import make_learner
+
+    num_envs, steps = 2, 12
+    cfg = TINY.replace(num_envs=num_envs, train_frequency=1, buffer_size=32, batch_size=4, learning_starts=8,
+                       total_steps=64, egreedy=1.0, egreedy_final=0.0, egreedy_decay=10.0)
+    assert cfg.updates_per_block == 2
+    learner = make_learner(cfg, 3, obs_shape, obs_dtype, network_obs_shape=network_obs_shape)
+    frames = network_obs_shape is not None
+    rng = np.random.default_rng(0)
+    obs_of = lambda: jnp.asarray(rng.integers(0, 255, (num_envs, *obs_shape)).astype(obs_dtype))  # noqa: E731
+    sample = jnp.zeros((1, *(network_obs_shape or obs_shape)), obs_dtype)
+    state = jax.jit(learner.init, static_argnums=3)(jax.random.PRNGKey(0), jax.random.PRNGKey(1), sample, None)
+    observe = jax.jit(learner.observe)
+    obs = obs_of()
+    for t in range(steps):
+        actions = jnp.asarray(rng.integers(0, 3, num_envs), jnp.int32)
+        next_obs, done = obs_of(), jnp.asarray(rng.random(num_envs) < 0.2)
+        ts = TimeStep(next_obs, jnp.ones(num_envs, jnp.float32), done, jnp.zeros(num_envs, bool),
+                      jnp.ones(num_envs, jnp.float32), done)
+        first = jnp.full(num_envs, t == 0) if frames else None
+        state, metrics = observe(state, None if frames else obs, actions, ts, next_obs, first)
+        obs = next_obs
+    assert metrics["episode_return"].shape == (num_envs,)
+
+    written = jax.jit(lambda s, copy: learner.learn(s, 100, copy, unroll=2))  # the copy a traced bool: a select
+    (new, metrics), (copied, _) = written(state, False), written(state, True)
+    scanned = jax.jit(lambda s: learner.learn(s, 100))(state)
+    assert metrics["loss"].shape == scanned[1]["loss"].shape == (2,)
+    for a, b in zip(jax.tree_util.tree_leaves((new, metrics)), jax.tree_util.tree_leaves(scanned)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert int(new.num_updates) == 2 and int(new.diverged_at) == -1
+    leaves = jax.tree_util.tree_leaves
+    assert any(not np.array_equal(a, b) for a, b in zip(leaves(new.params), leaves(state.params)))
+    for a, b in zip(leaves(new.target_params), leaves(state.target_params)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(leaves(copied.target_params), leaves(copied.params)):
+        np.testing.assert_array_equal(a, b)
+
+    batch = obs_of() if not frames else jnp.moveaxis(obs_of(), -3, -1)
+    act = jax.jit(learner.act)
+    actions, epsilon = act(state.params, batch, 0, jax.random.PRNGKey(2))
+    assert actions.shape == (num_envs,) and actions.dtype == jnp.int32 and float(epsilon) == 1.0
+    greedy = jnp.argmax(jax.jit(learner.network.apply)(state.params, batch).q_values, axis=-1)
+    np.testing.assert_array_equal(act(state.params, batch, 10_000, jax.random.PRNGKey(2))[0], greedy)

@@ -61,9 +61,9 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     from jaxrl.host.driver import Chunks, drive
     from jaxrl.runners.grid import seed_keys
 
-    num_actions, _ = env_spec(config.env_id, config.atari_protocol)
+    num_actions, obs_shape = env_spec(config.env_id, config.atari_protocol)
     num_seeds, num_envs = config.num_seeds, config.num_envs
-    learner = make_atari_learner(config, num_actions)
+    learner = make_atari_learner(config, num_actions, obs_shape)
     state = learner.init(seed_keys(config))
     start, updates_from, restarts, seconds_before = 0, 0, 0, 0.0
     if resume:
@@ -133,10 +133,12 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
     return summary
 
 
-def env_info(num_actions: int, protocol: str = "course") -> dict:
-    """config.json's `env` entry for an envpool Atari run under `protocol`."""
-    return {"num_actions": num_actions, "obs_shape": [84, 84, 4], "obs_dtype": "uint8",
-            "obs_layout": "NHWC (envpool's [4, 84, 84] moved to the last axis)", "atari_protocol": protocol,
+def env_info(num_actions: int, obs_shape, protocol: str = "course") -> dict:
+    """config.json's `env` entry for an envpool Atari run under `protocol` (`obs_shape`: envpool's stacked frames
+    `(stack, H, W)`, recorded as the network sees them)."""
+    stack, height, width = obs_shape
+    return {"num_actions": num_actions, "obs_shape": [height, width, stack], "obs_dtype": "uint8",
+            "obs_layout": f"NHWC (envpool's {list(obs_shape)} moved to the last axis)", "atari_protocol": protocol,
             "envpool_options": protocol_options(protocol),
             "envpool_eval_options": protocol_options(protocol, evaluation=True), "frames_per_env_step": FRAMES_PER_STEP}
 

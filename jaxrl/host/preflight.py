@@ -32,7 +32,7 @@ def state_bytes(config) -> int:
         from jaxrl.envs.envpool_env import env_spec
         from jaxrl.runners.atari import make_atari_learner
         from jaxrl.runners.grid import seed_keys
-        learner = make_atari_learner(config.replace(num_seeds=1), env_spec(config.env_id, config.atari_protocol)[0])
+        learner = make_atari_learner(config.replace(num_seeds=1), *env_spec(config.env_id, config.atari_protocol))
         return tree_bytes(jax.eval_shape(learner.init, seed_keys(config.replace(num_seeds=1))))
     from jaxrl.runners.gymnax import make_train_parts
     return tree_bytes(jax.eval_shape(make_train_parts(config).init, jax.random.PRNGKey(0)))
@@ -136,7 +136,8 @@ def check_traceable(config) -> None:
         jax.eval_shape(make_train(config.replace(num_seeds=1, grid=())), jax.random.PRNGKey(0))
     except jax.errors.JAXTypeError as e:
         raise ValueError(f"env {config.env_id} cannot be traced by JAX ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0]}); jaxrl compiles the env's step into its training program") from None
+                         f"{str(e).splitlines()[0]}); jaxrl compiles the env's step into its training "
+                         "program") from None
 
 
 def check_devices(meta: dict) -> None:

@@ -49,7 +49,8 @@ def describe_os_error(e: OSError) -> str:
     """An OSError that ended a run, in one line: a download that failed, or a write to the run's files."""
     import urllib.error
     if isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError)):
-        return f"a download failed ({download_error(e)}); jaxrl itself downloads nothing: an env or library asked for it"
+        return (f"a download failed ({download_error(e)}); jaxrl itself downloads nothing: an env or library asked "
+                "for it")
     where = f" {e.filename}" if e.filename else ""
     return (f"writing the run's files failed{where}: {e.strerror or e}; the run stopped (`jaxrl train --resume DIR` "
             "continues it from its last checkpoint, if it has one)")
@@ -254,14 +255,15 @@ def train_envpool(config: DQNConfig, opts, stop) -> int:
 
     console = Console(stderr=True)
     try:
-        num_actions = env_spec(config.env_id, config.atari_protocol)[0]
+        num_actions, obs_shape = env_spec(config.env_id, config.atari_protocol)
     except ValueError as e:  # a missing ROM
         _usage_error(str(e))
-    out_dir = _run_dir(opts, rundir, config, env_info(num_actions, config.atari_protocol))
+    out_dir = _run_dir(opts, rundir, config, env_info(num_actions, obs_shape, config.atari_protocol))
     if jax.default_backend() == "cpu":
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
-    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop}{' (overlap)' * config.overlap} seeds={config.num_seeds} "
+    console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop}{' (overlap)' * config.overlap} "
+                  f"seeds={config.num_seeds} "
                   f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
                   f"({config.total_steps * 4:,} frames) -> {out_dir}")
     summary, code = stoppable(lambda stop: run_atari(config, out_dir, resume=opts.resume is not None, stop=stop,

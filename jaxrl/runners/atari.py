@@ -1,7 +1,8 @@
 """DQN on envpool Atari: one pure learner whose schedule the host decides, for a host loop or an XLA loop.
 
-`make_atari_learner(config, num_actions)` returns `AtariLearner`, the pieces of one iteration (one vectorized
-env step of `E` envs per agent), each for one agent (the loops vmap them over seeds):
+`make_atari_learner(config, num_actions, obs_shape)` (both from `envpool_env.env_spec`) returns `AtariLearner`, the
+pieces of one iteration (one vectorized env step of `E` envs per agent), each for one agent (the loops vmap them
+over seeds), built on the learner every env family shares (`jaxrl.runners.learning.make_learner`):
 
     observe(state, ts: TimeStep [E]) -> (state, metrics)        one frame row per env, running episode stats
     learn(state, env_steps, copy) -> (state, loss)               `updates_per_block` updates, then the target copy
@@ -31,13 +32,8 @@ from flax import struct
 
 from jaxrl.config import DQNConfig
 from jaxrl.envs.timestep import TimeStep
-from jaxrl.agents.exploration import make_epsilon_schedule
-from jaxrl.replay.sampler import make_replay_for
-from jaxrl.runners.learning import LearnerState, copy_target, init_learner_state, observe, replay_update
-from jaxrl.agents.dqn import act, guard_update, make_agent
+from jaxrl.runners.learning import LearnerState, make_learner
 
-FRAME_SHAPE = (84, 84)
-STACK = 4
 UNROLLED_UPDATES = 4  # updates per block written out one after another (top level) rather than in a scan
 
 
@@ -60,20 +56,19 @@ class AtariLearner(NamedTuple):
 
 
 def nhwc(obs):
-    """envpool's `[..., 4, 84, 84]` -> the network's `[..., 84, 84, 4]`."""
+    """envpool's stacked frames `[..., stack, H, W]` -> the network's `[..., H, W, stack]`."""
     return jnp.moveaxis(obs, -3, -1)
 
 
-def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
-    """The learner of `config` (its convolution kernel, compute dtype and replay search among the fields)."""
+def make_atari_learner(config: DQNConfig, num_actions: int, obs_shape) -> AtariLearner:
+    """The learner of `config` (its convolution kernel, compute dtype and replay search among the fields) for an
+    envpool game of `num_actions` actions whose observations are `obs_shape` (`envpool_env.env_spec`: uint8
+    stacked frames `(stack, H, W)`, which get the frame buffer)."""
     num_envs = config.num_envs
-    obs_shape = (*FRAME_SHAPE, STACK)
-    agent = make_agent(config, num_actions, obs_shape)
-    network = agent.network
-    replay = make_replay_for(config, (STACK, *FRAME_SHAPE), jnp.uint8)  # envpool's observations: the frame buffer
-    epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, config.egreedy, config.egreedy_final,
-                                       config.egreedy_decay)
-    guarded_update = guard_update(agent.update)
+    stack, *frame = obs_shape
+    network_obs_shape = (*frame, stack)
+    learner = make_learner(config, num_actions, tuple(obs_shape), jnp.uint8, network_obs_shape=network_obs_shape)
+    replay = learner.replay
 
     def init(keys) -> LearnerState:
         state = jax.jit(jax.vmap(init_one))(keys)
@@ -82,41 +77,25 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
 
     def init_one(key) -> LearnerState:
         key, net_key = jax.random.split(key)
-        params = network.init(net_key, jnp.zeros((1, *obs_shape), jnp.uint8))
         carry = AtariCarry(actions=jnp.zeros(num_envs, jnp.int32), reset_next=jnp.ones(num_envs, bool))
-        return init_learner_state(params, agent.optimizer, replay, key, num_envs, carry)
+        return learner.init(key, net_key, jnp.zeros((1, *network_obs_shape), jnp.uint8), carry)
 
     def observe_step(state: LearnerState, ts: TimeStep):
         """Store the env's output (leaves `[E, ...]`; envpool resets one step late, so `ts.obs` is the true next
         observation) and count it in the episode statistics."""
-        state, metrics = observe(state, replay, None, state.env.actions, ts, ts.obs, first=state.env.reset_next)
+        state, metrics = learner.observe(state, None, state.env.actions, ts, ts.obs, first=state.env.reset_next)
         return state.replace(env=state.env.replace(reset_next=ts.terminated | ts.truncated)), metrics
 
-    def update_once(state: LearnerState, env_steps):
-        state, loss, _ = replay_update(state, replay, guarded_update, env_steps, per_beta=config.per_beta,
-                                       total_updates=config.num_updates)
-        return state, loss
-
     def learn(state: LearnerState, env_steps, copy=False):
-        """`updates_per_block` updates (at most `UNROLLED_UPDATES` written out, more in a `lax.scan` of fixed
-        length), then the target copy: `copy` a Python bool (compiled in or out) or a traced bool (a select, as
-        in the gymnax trainer's blocks). Returns (state, mean loss)."""
-        n = config.updates_per_block
-        if n <= UNROLLED_UPDATES:
-            losses = []
-            for _ in range(n):
-                state, loss = update_once(state, env_steps)
-                losses.append(loss)
-            loss = sum(losses) / n
-        else:
-            state, losses = jax.lax.scan(lambda s, _: update_once(s, env_steps), state, None, length=n)
-            loss = losses.mean()
-        return copy_target(state, copy), loss
+        """The block's updates (at most `UNROLLED_UPDATES` written out, more in a `lax.scan`), then the target
+        copy (`copy` a Python bool or a traced one). Returns (state, mean loss)."""
+        state, metrics = learner.learn(state, env_steps, copy, unroll=UNROLLED_UPDATES)
+        return state, metrics["loss"].mean()
 
     def act_step(state: LearnerState, ts: TimeStep, iteration):
         key, act_key = jax.random.split(state.key)
-        epsilon = epsilon_fn(jnp.asarray(iteration, jnp.int32) * num_envs)
-        actions = act(network, state.params, nhwc(ts.obs), act_key, epsilon)
+        actions, epsilon = learner.act(state.params, nhwc(ts.obs), jnp.asarray(iteration, jnp.int32) * num_envs,
+                                       act_key)
         return (state.replace(env=state.env.replace(actions=actions), key=key), actions,
                 {"epsilon": epsilon, "action": actions})
 
@@ -130,7 +109,7 @@ def make_atari_learner(config: DQNConfig, num_actions: int) -> AtariLearner:
         state, actions, act_metrics = act_step(state, ts, iteration)
         return state, actions, {**metrics, **act_metrics, "loss": loss}
 
-    return AtariLearner(init, observe_step, learn, act_step, step, network, replay.buffer)
+    return AtariLearner(init, observe_step, learn, act_step, step, learner.network, replay.buffer)
 
 
 def split_seeds(tree, num_seeds: int):

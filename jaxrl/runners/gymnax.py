@@ -5,8 +5,9 @@ Everything (env steps, epsilon-greedy acting, buffer adds, updates, target copie
 trains a whole seed sweep as one program. Variants (double, dueling, loss, optimizer) enter only through
 `loss_fn`, the network and the optimizer; there is one skeleton.
 
-The state is the learner every env family shares (`jaxrl.runners.learning.LearnerState`, its `env` a
-`GymnaxCarry`), and so is the schedule (`jaxrl.runners.learning.Schedule`; counts in env steps, see `DQNConfig`):
+The learner is the one every env family shares (`jaxrl.runners.learning.make_learner`: its `LearnerState`, with a
+`GymnaxCarry` as `env`, and its act, observe and learn), and so is the schedule (`jaxrl.runners.learning.Schedule`;
+counts in env steps, see `DQNConfig`):
   1. warm-up: `learning_starts / num_envs` vectorized steps, no updates;
   2. `num_blocks` blocks, each `iterations_per_update_block` vectorized steps then `updates_per_block`
      gradient updates; the target network is copied whenever the env-step counter crosses a multiple of
@@ -21,15 +22,12 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.dqn import act, guard_update, make_agent
-from jaxrl.agents.exploration import make_epsilon_schedule
 from jaxrl.agents.networks import make_network
 from jaxrl.agents.types import HParams, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs import make_vector_env
-from jaxrl.replay.sampler import make_replay_for
 from jaxrl.runners.grid import shard_sweep, sweep_hparams, sweep_keys, unshard
-from jaxrl.runners.learning import LearnerState, Schedule, copy_target, init_learner_state, observe, replay_update
+from jaxrl.runners.learning import LearnerState, Schedule, make_learner
 from jaxrl.runners.xla_options import compiler_options
 
 @struct.dataclass
@@ -59,39 +57,30 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
     config.validate()
     hp = hparams_of(config) if hparams is None else hparams
     env = make_vector_env(config.env_id, config.num_envs)
-    agent = make_agent(config, env.num_actions, env.obs_shape, hparams=hp)
-    network = agent.network
-    update = guard_update(agent.update)
-    replay = make_replay_for(config, env.obs_shape, env.obs_dtype, gamma=hp.gamma)
-    epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, hp.egreedy, hp.egreedy_final, hp.egreedy_decay)
+    learner = make_learner(config, env.num_actions, env.obs_shape, env.obs_dtype, hparams=hp)
     num_envs = config.num_envs
     schedule = Schedule(config)
 
     def init(key) -> LearnerState:
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
-        params = network.init(net_key, obs)
-        return init_learner_state(params, agent.optimizer, replay, key, num_envs,
-                                  GymnaxCarry(env_state=env_state, obs=obs, env_steps=jnp.int32(0)))
+        return learner.init(key, net_key, obs, GymnaxCarry(env_state=env_state, obs=obs, env_steps=jnp.int32(0)))
 
     def env_step(state: LearnerState, _):
+        """Act, step the envs, observe (the rotation the Atari loops start at `observe`)."""
         key, act_key, step_key = jax.random.split(state.key, 3)
         carry = state.env
-        actions = act(network, state.params, carry.obs, act_key, epsilon_fn(carry.env_steps))
+        actions, _ = learner.act(state.params, carry.obs, carry.env_steps, act_key)
         out = env.step(step_key, carry.env_state, actions)
-        state, metrics = observe(state, replay, carry.obs, actions, out.timestep, out.final_obs)
+        state, metrics = learner.observe(state, carry.obs, actions, out.timestep, out.final_obs)
         return state.replace(key=key, env=GymnaxCarry(env_state=out.env_state, obs=out.timestep.obs,
                                                       env_steps=carry.env_steps + num_envs)), metrics
 
-    def update_step(state: LearnerState, _):
-        state, loss, aux = replay_update(state, replay, update, state.env.env_steps, per_beta=config.per_beta,
-                                         total_updates=config.num_updates)
-        return state, {"loss": loss, **aux}
-
     def block(state: LearnerState, _):
         state, env_metrics = jax.lax.scan(env_step, state, None, length=config.iterations_per_update_block)
-        state, update_metrics = jax.lax.scan(update_step, state, None, length=config.updates_per_block)
-        state = copy_target(state, schedule.copy_due(state.env.env_steps, hp.target_update_frequency))
+        env_steps = state.env.env_steps
+        state, update_metrics = learner.learn(state, env_steps, schedule.copy_due(env_steps,
+                                                                                  hp.target_update_frequency))
         return state, (env_metrics, update_metrics)
 
     def warmup(state: LearnerState):

@@ -1,5 +1,7 @@
 """The learner every env family shares: one state, one schedule, one episode-statistics rule, one update.
 
+    make_learner    the agent, its replay and its acting rule for an env's observations, as `Learner`'s pure
+                    functions (init, observe, learn, act): the gymnax scan and both Atari loops drive this one
     LearnerState    params and target params, optimizer state, replay, key, counters, running episode statistics,
                     and the env family's own carry (`env`): the gymnax trainer's and the Atari learner's state alike
     Schedule        which vectorized env steps update and copy the target (plain Python, or traced counters)
@@ -11,16 +13,19 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.agents.dqn import target_update_due
+from jaxrl.agents.dqn import act, guard_update, make_agent, target_update_due
+from jaxrl.agents.exploration import make_epsilon_schedule
+from jaxrl.agents.types import HParams, hparams_of
 from jaxrl.config import DQNConfig
 from jaxrl.envs.timestep import TimeStep
 from jaxrl.replay import sumtree as per
+from jaxrl.replay.sampler import make_replay_for
 
 
 @struct.dataclass
@@ -145,3 +150,72 @@ def copy_target(state: LearnerState, copy) -> LearnerState:
         return state.replace(target_params=state.params) if copy else state
     return state.replace(target_params=jax.tree_util.tree_map(lambda t, p: jnp.where(copy, p, t),
                                                               state.target_params, state.params))
+
+
+class Learner(NamedTuple):
+    """One agent's learner for one env's observations, whatever the family (the loops vmap it over agents):
+
+    init(key, net_key, obs, env) -> LearnerState       params from `net_key` on a sample `obs` `[B, *network_obs]`;
+                                                         `env`: the family's carry
+    observe(state, obs, actions, ts, next_obs, first=None) -> (state, metrics)     `observe` with this replay
+    learn(state, env_steps, copy, unroll=0) -> (state, metrics [U])   the block's updates, then the target copy
+    act(params, obs, env_steps, key) -> (actions [E], epsilon)        epsilon-greedy by the schedule at `env_steps`
+
+    Each family splits its own keys and orders the calls in its loop: the gymnax scan acts, steps and observes,
+    then learns after a block; the Atari loops observe, learn at a block's first iteration, then act."""
+
+    network: Any
+    optimizer: Any
+    replay: Any  # jaxrl.replay.sampler.Replay
+    init: Callable
+    observe: Callable
+    learn: Callable
+    act: Callable
+
+
+def make_learner(config: DQNConfig, num_actions: int, obs_shape, obs_dtype, *, network_obs_shape=None,
+                 hparams: Optional[HParams] = None) -> Learner:
+    """The learner of `config` for an env of `num_actions` actions whose observations (one env's) are `obs_shape`
+    of `obs_dtype`: the replay follows from them (`make_replay_for`). `network_obs_shape`: what the network sees
+    when the family lays observations out differently (envpool's `[4, 84, 84]` as `[84, 84, 4]`); default
+    `obs_shape`. `hparams`: one agent's traced hyperparameters (a grid sweep, `jaxrl.runners.grid`); default the
+    config's, as constants."""
+    hp = hparams_of(config) if hparams is None else hparams
+    agent = make_agent(config, num_actions, obs_shape if network_obs_shape is None else network_obs_shape,
+                       hparams=hp)
+    network, optimizer = agent.network, agent.optimizer
+    update = guard_update(agent.update)
+    replay = make_replay_for(config, obs_shape, obs_dtype, gamma=hp.gamma)
+    epsilon_fn = make_epsilon_schedule(config.epsilon_schedule, hp.egreedy, hp.egreedy_final, hp.egreedy_decay)
+
+    def init(key, net_key, obs, env) -> LearnerState:
+        return init_learner_state(network.init(net_key, obs), optimizer, replay, key, config.num_envs, env)
+
+    def observe_step(state: LearnerState, obs, actions, ts: TimeStep, next_obs, first=None):
+        return observe(state, replay, obs, actions, ts, next_obs, first)
+
+    def update_once(state: LearnerState, env_steps):
+        state, loss, aux = replay_update(state, replay, update, env_steps, per_beta=config.per_beta,
+                                         total_updates=config.num_updates)
+        return state, {"loss": loss, **aux}
+
+    def learn(state: LearnerState, env_steps, copy=False, unroll: int = 0):
+        """`updates_per_block` updates (written out one after another when there are at most `unroll`, else a
+        `lax.scan` of fixed length), then the target copy (`copy_target`: a Python bool compiles it in or out, a
+        traced one selects). Returns (state, metrics: `loss` and the loss's aux, `[updates_per_block]` each)."""
+        n = config.updates_per_block
+        if n <= unroll:
+            steps = []
+            for _ in range(n):
+                state, metrics = update_once(state, env_steps)
+                steps.append(metrics)
+            metrics = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *steps)
+        else:
+            state, metrics = jax.lax.scan(lambda s, _: update_once(s, env_steps), state, None, length=n)
+        return copy_target(state, copy), metrics
+
+    def act_step(params, obs, env_steps, key):
+        epsilon = epsilon_fn(env_steps)
+        return act(network, params, obs, key, epsilon), epsilon
+
+    return Learner(network, optimizer, replay, init, observe_step, learn, act_step)
