@@ -67,7 +67,8 @@ def make_train_parts(config: DQNConfig, hparams: Optional[HParams] = None) -> Tr
         return learner.init(key, net_key, obs, GymnaxCarry(env_state=env_state, obs=obs, env_steps=jnp.int32(0)))
 
     def env_step(state: LearnerState, _):
-        """Act, step the envs, observe (the rotation the Atari loops start at `observe`)."""
+        """One vectorized step: act, step the envs, observe. (The Atari loops run the same pieces from `observe`
+        on: envpool's reset comes one step late, and the host loop runs one program per env step.)"""
         key, act_key, step_key = jax.random.split(state.key, 3)
         carry = state.env
         actions, _ = learner.act(state.params, carry.obs, carry.env_steps, act_key)
