@@ -37,7 +37,7 @@ def test_divisibility_rules():
 def test_make_train_validates_before_building_anything(field, value):
     from jaxrl.runners import gymnax as train_mod
     with mock.patch.object(train_mod, "make_vector_env", side_effect=AssertionError("env built")), \
-            mock.patch.object(train_mod, "make_agent", side_effect=AssertionError("agent built")):
+            mock.patch.object(train_mod, "make_learner", side_effect=AssertionError("learner built")):
         with pytest.raises(ValueError, match=field):
             train_mod.make_train(DQNConfig(**{field: value}))
 

@@ -148,10 +148,11 @@ def test_one_learner_for_vectors_and_stacked_frames(obs_shape, obs_dtype, networ
 
     written = jax.jit(lambda s, copy: learner.learn(s, 100, copy, unroll=2))  # the copy a traced bool: a select
     (new, metrics), (copied, _) = written(state, False), written(state, True)
-    scanned = jax.jit(lambda s: learner.learn(s, 100))(state)
-    assert metrics["loss"].shape == scanned[1]["loss"].shape == (2,)
-    for a, b in zip(jax.tree_util.tree_leaves((new, metrics)), jax.tree_util.tree_leaves(scanned)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert metrics["loss"].shape == (2,)
+    if not frames:  # the same updates in a scan (the network does not matter here: the MLP compiles faster)
+        scanned = jax.jit(lambda s: learner.learn(s, 100))(state)
+        for a, b in zip(jax.tree_util.tree_leaves((new, metrics)), jax.tree_util.tree_leaves(scanned)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     assert int(new.num_updates) == 2 and int(new.diverged_at) == -1
     leaves = jax.tree_util.tree_leaves
     assert any(not np.array_equal(a, b) for a, b in zip(leaves(new.params), leaves(state.params)))
