@@ -122,6 +122,7 @@ def test_one_learner_for_vectors_and_stacked_frames(obs_shape, obs_dtype, networ
     import jax.numpy as jnp
 
     from jaxrl.envs.timestep import TimeStep
+    from jaxrl.runners.atari import nhwc
     from jaxrl.runners.learning import make_learner
 
     num_envs, steps = 2, 12
@@ -161,7 +162,7 @@ def test_one_learner_for_vectors_and_stacked_frames(obs_shape, obs_dtype, networ
     for a, b in zip(leaves(copied.target_params), leaves(copied.params)):
         np.testing.assert_array_equal(a, b)
 
-    batch = obs_of() if not frames else jnp.moveaxis(obs_of(), -3, -1)
+    batch = nhwc(obs_of()) if frames else obs_of()
     act = jax.jit(learner.act)
     actions, epsilon = act(state.params, batch, 0, jax.random.PRNGKey(2))
     assert actions.shape == (num_envs,) and actions.dtype == jnp.int32 and float(epsilon) == 1.0

@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxrl import __version__
 from jaxrl.host import rundir
-from jaxrl.runners.atari import make_atari_learner, split_seeds
+from jaxrl.runners.atari import make_atari_learner, nhwc_shape, split_seeds
 from jaxrl.runners.learning import Schedule
 from jaxrl.runners.atari_loops import AtariLoop
 from jaxrl.host.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
@@ -136,8 +136,7 @@ def _run_atari(config: DQNConfig, out: Path, resume: bool, stop, progress: bool,
 def env_info(num_actions: int, obs_shape, protocol: str = "course") -> dict:
     """config.json's `env` entry for an envpool Atari run under `protocol` (`obs_shape`: envpool's stacked frames
     `(stack, H, W)`, recorded as the network sees them)."""
-    stack, height, width = obs_shape
-    return {"num_actions": num_actions, "obs_shape": [height, width, stack], "obs_dtype": "uint8",
+    return {"num_actions": num_actions, "obs_shape": list(nhwc_shape(obs_shape)), "obs_dtype": "uint8",
             "obs_layout": f"NHWC (envpool's {list(obs_shape)} moved to the last axis)", "atari_protocol": protocol,
             "envpool_options": protocol_options(protocol),
             "envpool_eval_options": protocol_options(protocol, evaluation=True), "frames_per_env_step": FRAMES_PER_STEP}

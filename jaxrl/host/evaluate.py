@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.envs.envpool_env import make_envpool, to_step
 from jaxrl.agents import dqn
+from jaxrl.runners.atari import nhwc
 
 VIDEO_SCALE = 4
 VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
@@ -23,7 +23,7 @@ VIDEO_FPS = 15  # 60 Hz emulator / frame skip 4: real time
 def make_act(network):
     """Jitted `(params [S], obs [S, N, 4, 84, 84], key, epsilon) -> actions [S, N]`."""
     def act_one(params, obs, key, epsilon):
-        return dqn.act(network, params, jnp.moveaxis(obs, -3, -1), key, epsilon)
+        return dqn.act(network, params, nhwc(obs), key, epsilon)
 
     def act(params, obs, key, epsilon):
         keys = jax.random.split(key, obs.shape[0])

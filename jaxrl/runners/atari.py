@@ -60,13 +60,18 @@ def nhwc(obs):
     return jnp.moveaxis(obs, -3, -1)
 
 
+def nhwc_shape(obs_shape) -> tuple[int, ...]:
+    """`nhwc` on a shape: envpool's `(stack, H, W)` -> the network's `(H, W, stack)`."""
+    stack, *frame = obs_shape
+    return (*frame, stack)
+
+
 def make_atari_learner(config: DQNConfig, num_actions: int, obs_shape) -> AtariLearner:
     """The learner of `config` (its convolution kernel, compute dtype and replay search among the fields) for an
     envpool game of `num_actions` actions whose observations are `obs_shape` (`envpool_env.env_spec`: uint8
     stacked frames `(stack, H, W)`, which get the frame buffer)."""
     num_envs = config.num_envs
-    stack, *frame = obs_shape
-    network_obs_shape = (*frame, stack)
+    network_obs_shape = nhwc_shape(obs_shape)
     learner = make_learner(config, num_actions, tuple(obs_shape), jnp.uint8, network_obs_shape=network_obs_shape)
     replay = learner.replay
 
