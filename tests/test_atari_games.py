@@ -123,14 +123,20 @@ def test_a_missing_rom_is_named(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("game,loop,protocol", [("Breakout-v5", "host", "course"), ("Qbert-v5", "xla", "machado"),
+@pytest.mark.parametrize("game,loop,protocol", [("Breakout-v5", "host", "course"),
                                                 ("SpaceInvaders-v5", "xla", "machado")])
 def test_tiny_runs_of_more_games(tmp_path, game, loop, protocol):
-    """A tiny run of three more games through `jaxrl train` (both loops, both protocols): the game's action count,
-    the protocol and its HNS in config.json / summary.json / eval.csv."""
+    """A tiny run of more games through `jaxrl train` (both loops, both protocols; `test_atari5_tiny` checks its two
+    games' runs, under machado in the XLA loop, the same way)."""
     out = tmp_path / "run"
     assert main(["train", *TINY, "--env-id", game, "--loop", loop, "--atari-protocol", protocol,
                  "--out-dir", str(out)]) == 0
+    check_game_run(out, game, protocol)
+
+
+def check_game_run(out: Path, game: str, protocol: str):
+    """A finished run of `game`: its action count, the protocol and its HNS in config.json / summary.json /
+    eval.csv."""
     meta = json.loads((out / "config.json").read_text())
     assert meta["config"]["atari_protocol"] == protocol and meta["env"]["atari_protocol"] == protocol
     assert meta["env"]["num_actions"] == env_spec(game, protocol)[0] == (18 if protocol == "machado" else
@@ -145,9 +151,9 @@ def test_tiny_runs_of_more_games(tmp_path, game, loop, protocol):
 
 
 def test_atari5_tiny(tmp_path):
-    """`python -m benchmarks.atari5 --tiny` on two of the five games (CI time): tiny runs under the machado protocol,
-    then the multi-game compare (HNS over seeds x games, a per-game table), each game's env steps and whether the
-    deadline cut it."""
+    """`python -m benchmarks.atari5 --tiny` on two of the five games (CI time): tiny runs under the machado protocol
+    in the XLA loop (each checked as `test_tiny_runs_of_more_games` checks its runs), then the multi-game compare
+    (HNS over seeds x games, a per-game table), each game's env steps and whether the deadline cut it."""
     from benchmarks.atari5 import GAMES, main as atari5
     games = ["Qbert-v5", "Phoenix-v5"]
     assert set(games) <= set(GAMES)
@@ -155,6 +161,8 @@ def test_atari5_tiny(tmp_path):
     record = json.loads((tmp_path / "atari5.json").read_text())
     assert [g["game"] for g in record["games"]] == games and record["protocol"] == "machado"
     assert all(g["env_steps_reached"] == 2048 and not g["partial"] for g in record["games"])
+    for game in games:
+        check_game_run(tmp_path / "runs" / game.removesuffix("-v5"), game, "machado")
     result = json.loads((tmp_path / "compare.json").read_text())
     group, = result["groups"]
     assert result["games"] == sorted(games) and group["seeds_per_game"] == 2 and result["atari_protocol"] == ["machado"]

@@ -114,28 +114,6 @@ def test_window_longer_than_the_buffer_is_refused():
         make_replay(buf, num_envs=1, n_step=7)
 
 
-def test_pong_n_step_prioritized_in_both_loops(tmp_path):
-    """`--n-step 3 --prioritized` on a tiny Pong config through the real entry point, host and XLA loops: both
-    finish, learn with finite losses, and compute the same run (same games, same losses; both loops use one
-    convolution kernel, im2col on the CPU, so the priorities agree and prioritized sampling picks the same
-    transitions)."""
-    import csv
-
-    from jaxrl.cli import main
-    from tests.test_pong import TINY, flags_with
-    tiny = [*flags_with(TINY, total_steps=1536, learning_starts=496, eval_frequency=0, checkpoint_frequency=0),
-            "--no-video", "--n-step", "3", "--prioritized"]
-    progress = {}
-    for loop in ("host", "xla"):
-        assert main(["train", *tiny, "--loop", loop, "--out-dir", str(tmp_path / loop)]) == 0
-        with open(tmp_path / loop / "progress.csv", newline="") as f:
-            progress[loop] = list(csv.DictReader(f))
-    losses = {loop: [float(r["loss"]) for r in rows[1:]] for loop, rows in progress.items()}
-    assert all(np.isfinite(v) and v > 0 for v in losses["host"])
-    np.testing.assert_allclose(losses["host"], losses["xla"], rtol=1e-4)
-    assert [r["episodes"] for r in progress["host"]] == [r["episodes"] for r in progress["xla"]]
-
-
 def test_replay_for_follows_the_observation_kind():
     """`make_replay_for` gives stacked uint8 frames the frame buffer and anything else the ring, and its one
     `add_step` stores what each buffer's own `add` stores (the ring refuses `first`: it keeps whole transitions)."""

@@ -26,6 +26,9 @@ TINY = ["--preset", "pong", "--num-envs", "1", "--train-frequency", "16", "--tot
         "--eval-frequency", "1536", "--eval-episodes", "1", "--checkpoint-frequency", "1024", "--no-progress"]
 
 
+OVERLAP_RAINBOW = ["--n-step", "3", "--prioritized"]
+
+
 def flags_with(flags, **values):
     """`flags` with each `--name value` of `values` replaced (`total_steps=4096` -> `--total-steps 4096`): the CLI
     refuses a flag given twice."""
@@ -49,10 +52,12 @@ def runs(tmp_path_factory):
         out[loop] = base / loop
         extra = ["--video", "--save-buffer"] if loop == "xla" else ["--no-video"]
         assert main(["train", *TINY, "--loop", loop, "--num-seeds", "2", *extra, "--out-dir", str(out[loop])]) == 0
-    for loop in ("host", "xla"):  # a target copy every 1024 env steps: two copies while learning
+    # Overlapped, with Rainbow's replay (pong-fast's n-step returns, and prioritized sampling), a target copy every
+    # 1024 env steps: two copies while learning.
+    for loop in ("host", "xla"):
         out[loop, "overlap"] = base / f"{loop}-overlap"
         assert main(["train", *TINY, "--loop", loop, "--overlap", "--target-update-frequency", "1024", "--no-video",
-                     "--out-dir", str(out[loop, "overlap"])]) == 0
+                     *OVERLAP_RAINBOW, "--out-dir", str(out[loop, "overlap"])]) == 0
     return out
 
 
@@ -91,8 +96,8 @@ def test_host_and_xla_loops_compute_the_same_run(runs):
 
 
 def test_overlapped_host_loop_learns(runs):
-    """`--overlap`: the same tiny run with acting one update old: it updates from the same step on with finite
-    losses, plays whole games and reports its SPS."""
+    """`--overlap` (with n-step returns and prioritized replay): the same tiny run with acting one update old: it
+    updates from the same step on with finite, positive losses, plays whole games and reports its SPS."""
     d = runs["host", "overlap"]
     progress = rows(d / "progress.csv")
     assert [int(r["step"]) for r in progress] == list(range(512, 3073, 512))
@@ -101,14 +106,17 @@ def test_overlapped_host_loop_learns(runs):
     assert all(-21 <= float(r["return"]) <= 21 for r in rows(d / "metrics.csv"))
     summary = json.loads((d / "summary.json").read_text())
     assert summary["aggregate_steps_per_second"] > 0
-    assert json.loads((d / "config.json").read_text())["config"]["overlap"] is True
+    config = json.loads((d / "config.json").read_text())["config"]
+    assert config["overlap"] is True and config["n_step"] == 3 and config["prioritized"] is True
 
 
 def test_overlapped_xla_loop_computes_the_overlapped_host_run(runs):
     """The XLA loop's `--overlap` (envpool's send and recv around the updates) acts, stores, updates and copies
     the target in the overlapped host loop's order: the same games and the same parameters, bit for bit. (The
     lock-step order draws the update's key before the act's, so an XLA loop that ignored `--overlap` would
-    sample other batches and differ.)"""
+    sample other batches and differ.) Both runs take 3-step returns from the frame buffer and sample by priority
+    (both loops use one convolution kernel, im2col on the CPU, so the priorities agree and prioritized sampling
+    picks the same transitions)."""
     host, xla = runs["host", "overlap"], runs["xla", "overlap"]
     assert rows(host / "metrics.csv") == rows(xla / "metrics.csv")
     assert (host / "params.msgpack").read_bytes() == (xla / "params.msgpack").read_bytes()
