@@ -46,7 +46,7 @@ def _activation(y, compute_dtype: str):
 def conv_kernel(backend: str | None = None, num_seeds: int = 1) -> str:
     """The kernel `conv="auto"` runs for `num_seeds` agents in one program on `backend` (default: JAX's):
 
-    * CPU: "im2col". XLA:CPU's native convolution runs its backward pass 4-20x slower inside a `lax.scan` or
+    * CPU: "im2col". XLA:CPU's native convolution runs its backward pass several times slower inside a `lax.scan` or
       `while` body than at top level (docs/performance.md); im2col keeps it to matmuls.
     * other backends, more than one seed: "im2col". Vmapped over seeds, XLA's convolution is a grouped one
       (`feature_group_count = S`, the weight gradient `batch_group_count = S`), which runs far below dense

@@ -14,8 +14,8 @@
 CSV files and the action log are appended and flushed after every chunk, so a killed run keeps its curves;
 the checkpoint is written after them. `--resume` drops what was logged after the checkpoint, restores the
 state, and rebuilds the envs' state exactly: envpool's state cannot be saved, but envpool is deterministic,
-so a fresh pool with the run's seed replaying the logged actions reaches the same emulator states (about
-7,000 env steps/s on 2 CPU cores; much faster than training them). With `save_buffer`, a resumed run is
+so a fresh pool with the run's seed replaying the logged actions reaches the same emulator states (envpool
+alone, much faster than training them: docs/pong.md). With `save_buffer`, a resumed run is
 bit-identical to an uninterrupted one on CPU (tested); without it the buffer refills for `learning_starts`
 env steps before updates resume.
 """
