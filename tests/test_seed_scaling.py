@@ -87,8 +87,8 @@ def test_one_online_pass_equals_two(conv):
         y = double_q_learning_targets(batch.reward, cfg.gamma * (1.0 - batch.terminated), q_t, q_t_online)
         return td_loss(q_tm1, batch.action, y).loss
 
-    want_loss, want = jax.value_and_grad(two_passes)(params)
-    (loss, _), got = jax.value_and_grad(agent.loss_fn, has_aux=True)(params, target, batch)
+    want_loss, want = jax.jit(jax.value_and_grad(two_passes))(params)  # jitted: one compile, not one per op
+    (loss, _), got = jax.jit(jax.value_and_grad(agent.loss_fn, has_aux=True))(params, target, batch)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-6)
     for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * float(jnp.abs(b).max()))
