@@ -249,7 +249,7 @@ def train_envpool(config: DQNConfig, opts, stop) -> int:
             _usage_error(problem)
     from rich.console import Console
 
-    from jaxrl.envs.envpool_env import env_spec
+    from jaxrl.envs.envpool_env import FRAMES_PER_STEP, env_spec
     from jaxrl.host import rundir
     from jaxrl.host.atari_run import env_info, run_atari
 
@@ -263,9 +263,8 @@ def train_envpool(config: DQNConfig, opts, stop) -> int:
         console.print("[yellow]warning:[/] no GPU: JAX runs on the CPU. Solving Pong takes ~1-2M env steps, "
                       "hours to days here; on one GPU it takes minutes. Running anyway.")
     console.print(f"[bold]jaxrl train[/] {config.env_id} loop={config.loop}{' (overlap)' * config.overlap} "
-                  f"seeds={config.num_seeds} "
-                  f"envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
-                  f"({config.total_steps * 4:,} frames) -> {out_dir}")
+                  f"seeds={config.num_seeds} envs/seed={config.num_envs} steps/seed={config.total_steps:,} "
+                  f"({config.total_steps * FRAMES_PER_STEP:,} frames) -> {out_dir}")
     summary, code = stoppable(lambda stop: run_atari(config, out_dir, resume=opts.resume is not None, stop=stop,
                                                       progress=not opts.no_progress, console=console), console,
                               out_dir, stop)
